@@ -1,0 +1,50 @@
+"""The API's app factory: settings, clients and routes wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from api import errors
+from api.limits import BodySizeLimit
+from api.routes import router
+from api.submissions import SubmissionLog
+from qcexec.settings import Settings
+from qcexec.view import TaskView
+
+#: How long start-up waits for the broker before serving (503s) while it keeps trying.
+STARTUP_WAIT_S = 10.0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    config = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(config.redis_url)
+        submissions = SubmissionLog(
+            config.kafka_bootstrap_servers, config.topics.submitted, config.api_submit_timeout_s
+        )
+        await submissions.start(wait_s=STARTUP_WAIT_S)
+        app.state.settings = config
+        app.state.submissions = submissions
+        app.state.view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)
+        try:
+            yield
+        finally:
+            await submissions.stop()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="qcexec",
+        summary="Run OpenQASM 3 programs on a simulator, through a Kafka-compatible log.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=config.api_max_request_bytes)
+    errors.install(app)
+    app.include_router(router)
+    return app

@@ -1,0 +1,93 @@
+"""The API's side of the log: appends accepted submissions, acknowledged by the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from schemas.events import TaskSubmitted
+
+log = logging.getLogger(__name__)
+
+RECONNECT_S = 1.0
+
+
+class LogUnavailable(Exception):
+    """The broker did not acknowledge the record in time: the task was not accepted."""
+
+
+class SubmissionLog:
+    """An idempotent, acks=all producer that the API can start before the broker is up.
+
+    Until the producer has connected (and while the broker does not answer) every append
+    fails fast with :class:`LogUnavailable`, and the connection is retried in the background.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, timeout_s: float) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.timeout_s = timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        timeout_ms = int(self.timeout_s * 1000)
+        return AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=1,
+            request_timeout_ms=timeout_ms,
+            metadata_max_age_ms=30_000,
+        )
+
+    async def _connect(self) -> None:
+        while True:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except (KafkaError, OSError) as exc:
+                await producer.stop()
+                log.warning("broker not reachable at %s: %r", self.bootstrap_servers, exc)
+                await asyncio.sleep(RECONNECT_S)
+                continue
+            self._producer = producer
+            log.info("connected to the broker at %s", self.bootstrap_servers)
+            return
+
+    async def start(self, wait_s: float = 0) -> None:
+        """Connect in the background; wait up to ``wait_s`` for the first connection."""
+        self._connecting = asyncio.create_task(self._connect())
+        if wait_s:
+            await asyncio.wait([self._connecting], timeout=wait_s)
+
+    @property
+    def ready(self) -> bool:
+        return self._producer is not None
+
+    async def append(self, event: TaskSubmitted) -> None:
+        """Return once the broker acknowledged the record; raise LogUnavailable otherwise."""
+        if self._producer is None:
+            raise LogUnavailable("not connected to the broker")
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(
+                    self.topic,
+                    value=event.encode(),
+                    key=event.task_id.encode(),
+                    headers=event.headers(),
+                ),
+                timeout=self.timeout_s,
+            )
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("task %s not accepted: %r", event.task_id, exc)
+            raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+
+    async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self._producer is not None:
+            await self._producer.stop()

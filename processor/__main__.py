@@ -1,0 +1,4 @@
+from processor.worker import main
+
+if __name__ == "__main__":
+    main()

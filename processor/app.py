@@ -1,0 +1,100 @@
+"""The Faust app: consumes ``qc.submitted``, emits one ``qc.results`` record per task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+import faust
+import orjson
+from faust.types import EventT
+from pydantic import ValidationError
+
+from processor.execute import execute
+from processor.pool import SimulationPool
+from qcexec.settings import Settings
+from schemas.events import DeadLetter, Event, TaskSubmitted, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Pause between attempts to publish when the broker does not take a record.
+PUBLISH_RETRY_S = 1.0
+
+
+def create_app(settings: Settings, pool: SimulationPool) -> faust.App:
+    topics = settings.topics
+    app = faust.App(
+        settings.processor_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        # A task may run for its whole time limit; that is not a stuck stream.
+        stream_processing_timeout=settings.qc_task_time_limit_ms / 1000 + 60,
+    )
+    submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
+    results = app.topic(topics.results, key_type=bytes, value_type=bytes)
+    dead_letter = app.topic(topics.dead_letter, key_type=bytes, value_type=bytes)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def publish(topic: faust.TopicT, key: bytes | None, event: Event) -> None:
+        """Publish and wait for the broker's acknowledgement, retrying until it comes:
+        the submission's offset is committed only after its outcome is on the log."""
+        while True:
+            try:
+                sent = await topic.send(key=key, value=event.encode(), headers=event.headers())
+                await sent
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("publish to %s failed, retrying: %r", topic.get_topic_name(), exc)
+                await asyncio.sleep(PUBLISH_RETRY_S)
+
+    async def handle(event: EventT) -> None:
+        message = event.message
+        try:
+            task = TaskSubmitted.decode(message.value)
+        except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
+            log.warning(
+                "undecodable record %s[%d]@%d sent to %s: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                topics.dead_letter,
+                exc,
+            )
+            await publish(dead_letter, message.key, _dead_letter(message, str(exc)))
+            return
+        result = await execute(task, pool, name)
+        log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
+        await publish(results, task.task_id.encode(), result)
+
+    @app.agent(submitted, concurrency=settings.agent_concurrency)
+    async def run_tasks(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await handle(event)
+
+    return app
+
+
+def _dead_letter(message: faust.types.Message, reason: str) -> DeadLetter:
+    key = message.key
+    value = message.value if isinstance(message.value, bytes) else b""
+    return DeadLetter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=key.decode(errors="replace") if isinstance(key, bytes) else None,
+        value=value.decode(errors="replace"),
+        reason=reason,
+        failed_at=utcnow(),
+    )

@@ -1,0 +1,61 @@
+"""Worker processes that run the simulator, so the event loop never blocks on it.
+
+A task over its time limit has its worker process killed (pebble replaces it); a worker that
+dies (out of memory, a crash in native code) is reported, and the pool keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from processor.simulate import run_program
+from schemas.events import TaskSubmitted
+from schemas.qasm import Limits, ProgramError
+
+
+class WorkerCrashed(Exception):
+    """The worker process running a task died; the task may be retried."""
+
+
+class SimulationPool:
+    def __init__(
+        self, workers: int, limits: Limits, max_memory_mb: int, time_limit_s: float
+    ) -> None:
+        self.limits = limits
+        self.max_memory_mb = max_memory_mb
+        self.time_limit_s = time_limit_s
+        self.threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("forkserver")
+        # Workers fork from a server that already imported Qiskit and Aer: a replacement for a
+        # killed worker starts in milliseconds, not seconds.
+        context.set_forkserver_preload(["processor.simulate"])
+        self._pool = ProcessPool(max_workers=workers, context=context)
+
+    async def run(self, task: TaskSubmitted) -> dict[str, int]:
+        """Counts of one task. Raises :class:`ProgramError` for a permanent failure,
+        :class:`WorkerCrashed` when the worker process died."""
+        future = self._pool.schedule(
+            run_program,
+            args=(task.qasm, task.shots, task.seed, self.limits, self.max_memory_mb, self.threads),
+            timeout=self.time_limit_s,
+        )
+        try:
+            return await asyncio.wrap_future(future)
+        except FutureTimeout:
+            raise ProgramError(
+                f"time limit exceeded ({self.time_limit_s * 1000:.0f} ms)",
+                code="time_limit_exceeded",
+            ) from None
+        except ProcessExpired as exc:
+            raise WorkerCrashed(f"the worker process died (exit code {exc.exitcode})") from None
+        except asyncio.CancelledError:
+            future.cancel()  # pebble stops the worker that was running it
+            raise
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join(timeout=10)

@@ -1,0 +1,81 @@
+"""Pure work: turn a submission into counts with Qiskit Aer. Runs inside worker processes."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import ControlFlowOp, Gate
+from qiskit_aer import AerSimulator
+
+from schemas.qasm import Limits, ProgramError, check_limits, parse_program
+
+
+@cache
+def simulator(max_memory_mb: int, threads: int) -> AerSimulator:
+    return AerSimulator(max_memory_mb=max_memory_mb, max_parallel_threads=threads)
+
+
+def _is_custom(operation: object) -> bool:
+    """A gate the program defined itself (``gate name ... { ... }``).
+
+    Its name may match a gate the simulator runs natively (``qasm3.dumps`` writes ``rzz`` and
+    ``ecr`` that way), so it is always replaced by its definition, never executed by name.
+    """
+    return type(operation) is Gate and operation.definition is not None
+
+
+def inline_custom_gates(circuit: QuantumCircuit) -> QuantumCircuit:
+    """Replace every program-defined gate by its body, inside control flow too."""
+    if not any(
+        _is_custom(i.operation) or isinstance(i.operation, ControlFlowOp) for i in circuit.data
+    ):
+        return circuit
+    out = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if _is_custom(operation):
+            body = inline_custom_gates(operation.definition)
+            out.compose(body, qubits=instruction.qubits, inplace=True)
+        elif isinstance(operation, ControlFlowOp):
+            blocks = [inline_custom_gates(block) for block in operation.blocks]
+            out.append(operation.replace_blocks(blocks), instruction.qubits, instruction.clbits)
+        else:
+            out.append(instruction)
+    return out
+
+
+def _operation_names(circuit: QuantumCircuit) -> set[str]:
+    names: set[str] = set()
+    for instruction in circuit.data:
+        names.add(instruction.operation.name)
+        if isinstance(instruction.operation, ControlFlowOp):
+            for block in instruction.operation.blocks:
+                names |= _operation_names(block)
+    return names
+
+
+def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
+    """What the simulator can execute: custom gates inlined; transpiled only when needed."""
+    circuit = inline_custom_gates(circuit)
+    if _operation_names(circuit) <= set(backend.target.operation_names) | {"barrier"}:
+        return circuit
+    return transpile(circuit, backend, optimization_level=0)
+
+
+def run_program(
+    qasm: str, shots: int, seed: int, limits: Limits, max_memory_mb: int, threads: int = 1
+) -> dict[str, int]:
+    """Parse, check and simulate one program. Raises :class:`ProgramError` for what the
+    program itself got wrong; any other exception is the simulator's (or the machine's)."""
+    circuit = parse_program(qasm, limits.max_program_bytes)
+    check_limits(circuit, shots, limits)
+    if not circuit.num_clbits:
+        raise ProgramError("the circuit measures nothing, so it has no counts")
+    backend = simulator(max_memory_mb, threads)
+    result = backend.run(prepare(circuit, backend), shots=shots, seed_simulator=seed).result()
+    if not result.success:
+        message = result.results[0].status if result.results else str(result.status)
+        code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
+        raise ProgramError(message.strip(), code=code)
+    return dict(result.get_counts())

@@ -1,0 +1,77 @@
+"""One settings model for every role (API, processor, materializer, CLI).
+
+Built by each entry point (app factory, worker main, CLI command), never at import time.
+Environment variable names follow the original service where it had one (REDIS_HOST,
+API_PORT, QC_TASK_DEFAULT_SHOTS, ...).
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.qasm import Limits
+from schemas.topics import Topics
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Shared state: the log and Redis.
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_prefix: str = Field(default="qc:", description="Prefix of every Redis key of the view.")
+    redis_result_ttl: int = Field(
+        default=0,
+        description="Seconds a task stays in the view; 0 keeps it (the log keeps it too).",
+    )
+    qc_topic_prefix: str = Field(default="", description="Prefix of every topic name.")
+    qc_topic_partitions: int = 6
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_request_bytes: int = 256 * 1024
+    api_submit_timeout_s: float = Field(
+        default=5.0, description="Longest wait for the broker's acknowledgement before a 503."
+    )
+
+    # Tasks and guardrails.
+    qc_task_default_shots: int = 1024
+    qc_task_max_shots: int = 100_000
+    qc_task_max_qubits: int = 28
+    qc_task_max_operations: int = 100_000
+    qc_task_max_program_bytes: int = 128 * 1024
+    qc_task_time_limit_ms: int = 300_000
+    qc_task_max_memory_mb: int = 4096
+
+    # Processor.
+    processor_id: str = "qcexec-processor"
+    processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    processor_concurrency: int = 0  # 0: twice the worker count
+    materializer_group: str = "qcexec-materializer"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.qc_topic_prefix)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_qubits=self.qc_task_max_qubits,
+            max_shots=self.qc_task_max_shots,
+            max_operations=self.qc_task_max_operations,
+            max_program_bytes=self.qc_task_max_program_bytes,
+        )
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def agent_concurrency(self) -> int:
+        return self.processor_concurrency or 2 * self.processor_workers

@@ -1,0 +1,121 @@
+"""The records on the log: one model per topic, each carrying its event name and version.
+
+Versioning rule: a change that only adds optional fields keeps the version; consumers ignore
+fields they do not know (``extra="ignore"``). Anything else is a new version.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal, Self
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ErrorCode = Literal[
+    "invalid_program",
+    "limit_exceeded",
+    "time_limit_exceeded",
+    "out_of_memory",
+    "simulation_error",
+    "worker_crashed",
+]
+
+CONTENT_TYPE = b"application/json"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.model_dump())
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Self:
+        """Raises ``orjson.JSONDecodeError`` or ``pydantic.ValidationError`` on a bad record."""
+        return cls.model_validate(orjson.loads(raw))
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Record headers: what a consumer can route on without decoding the value."""
+        event = type(self).model_fields["event"].default
+        return [
+            ("content-type", CONTENT_TYPE),
+            ("schema", f"{event}/v{self.version}".encode()),  # type: ignore[attr-defined]
+        ]
+
+
+class TaskSubmitted(Event):
+    """An accepted submission, on ``qc.submitted``, keyed by ``task_id``."""
+
+    event: Literal["qc.submitted"] = "qc.submitted"
+    version: Literal[1] = 1
+    task_id: str = Field(description="UUID of the task, also the record key.")
+    qasm: str = Field(description="The OpenQASM 3 program as submitted.")
+    shots: int = Field(ge=1)
+    seed: int = Field(
+        ge=0,
+        description="Simulator seed; chosen at submit when the client gives none, so that a "
+        "re-run of the same record gives the same counts.",
+    )
+    submitted_at: datetime
+
+
+class TaskError(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: ErrorCode
+    message: str
+
+
+class TaskResult(Event):
+    """The one terminal outcome of a task, on ``qc.results`` (compacted), keyed by ``task_id``."""
+
+    event: Literal["qc.results"] = "qc.results"
+    version: Literal[1] = 1
+    task_id: str
+    status: Literal["completed", "failed"]
+    counts: dict[str, int] | None = Field(
+        default=None, description="Measurement counts keyed by Qiskit bit string (completed)."
+    )
+    error: TaskError | None = Field(default=None, description="Why the task failed (failed).")
+    shots: int
+    seed: int
+    submitted_at: datetime
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float = Field(description="Time spent parsing and simulating, in milliseconds.")
+    processor: str = Field(description="Which processor instance ran the task.")
+
+    @model_validator(mode="after")
+    def _outcome_matches_status(self) -> Self:
+        if self.status == "completed" and self.counts is None:
+            raise ValueError("a completed result carries counts")
+        if self.status == "failed" and self.error is None:
+            raise ValueError("a failed result carries an error")
+        return self
+
+
+class DeadLetter(Event):
+    """A record that could not be decoded, on the dead-letter topic, with the reason."""
+
+    event: Literal["qc.deadletter"] = "qc.deadletter"
+    version: Literal[1] = 1
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = Field(description="The record key, decoded as UTF-8 with replacement.")
+    value: str = Field(description="The record value, decoded as UTF-8 with replacement.")
+    reason: str
+    failed_at: datetime
+
+
+#: Every event model by the topic role it travels on; the JSON Schema files follow this list.
+EVENT_MODELS: dict[str, type[Event]] = {
+    "qc.submitted": TaskSubmitted,
+    "qc.results": TaskResult,
+    "qc.deadletter": DeadLetter,
+}
