@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
@@ -25,6 +26,7 @@ class SimulationPool:
     def __init__(
         self, workers: int, limits: Limits, max_memory_mb: int, time_limit_s: float
     ) -> None:
+        self.workers = workers
         self.limits = limits
         self.max_memory_mb = max_memory_mb
         self.time_limit_s = time_limit_s
@@ -34,6 +36,12 @@ class SimulationPool:
         # killed worker starts in milliseconds, not seconds.
         context.set_forkserver_preload(["processor.simulate"])
         self._pool = ProcessPool(max_workers=workers, context=context)
+
+    def warm_up(self) -> None:
+        """Start every worker now, so the first tasks do not wait for process start-up."""
+        futures = [self._pool.schedule(os.getpid) for _ in range(self.workers)]
+        for future in futures:
+            future.result(timeout=60)
 
     async def run(self, task: TaskSubmitted) -> dict[str, int]:
         """Counts of one task. Raises :class:`ProgramError` for a permanent failure,

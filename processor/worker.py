@@ -17,6 +17,7 @@ def main() -> None:
         max_memory_mb=settings.qc_task_max_memory_mb,
         time_limit_s=settings.qc_task_time_limit_ms / 1000,
     )
+    pool.warm_up()
     app = create_app(settings, pool)
     try:
         # The worker handles SIGTERM and SIGINT: it stops consuming, lets the agents finish

@@ -1,0 +1,145 @@
+"""The service's own processes (API, processors, materializer) around the session's broker
+and Redis, each stack on topics, groups and Redis keys of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.local import ManagedProcess, free_port
+from qcexec.settings import Settings
+from qcexec.topics import create_topics
+from tests.services import Services
+
+TERMINAL = {"completed", "failed"}
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+async def _group_members(bootstrap: str, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_consumer_groups([group])
+        if description.groups[0][2] != "Stable":
+            return 0
+        return len(description.groups[0][5])
+    finally:
+        await admin.close()
+
+
+class Stack:
+    """API, processors and materializer as real processes. ``env`` overrides settings."""
+
+    def __init__(self, services: Services, work_dir: Path, **env: str) -> None:
+        self.services = services
+        self.work_dir = work_dir
+        self.prefix = f"t{uuid.uuid4().hex[:8]}."
+        self.api_port = free_port()
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": services.kafka_bootstrap,
+            "REDIS_HOST": services.redis_host,
+            "REDIS_PORT": str(services.redis_port),
+            "REDIS_PREFIX": self.prefix,
+            "QC_TOPIC_PREFIX": self.prefix,
+            "QC_TOPIC_PARTITIONS": "3",
+            "PROCESSOR_ID": f"{self.prefix}processor",
+            "MATERIALIZER_GROUP": f"{self.prefix}materializer",
+            "API_PORT": str(self.api_port),
+            "PROCESSOR_WORKERS": "2",
+            **env,
+        }
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.api = self._process("api", "api")
+        self.materializer = self._process("materializer", "processor.materializer")
+        self.processors: list[ManagedProcess] = []
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def _process(self, name: str, module: str) -> ManagedProcess:
+        log = self.work_dir / f"{self.prefix}{name}.{time.monotonic_ns()}.log"
+        return ManagedProcess(name, [sys.executable, "-m", module], env=self.env, log_path=log)
+
+    @property
+    def topics(self):
+        return Settings(qc_topic_prefix=self.prefix).topics
+
+    def start(self, processors: int = 1) -> Stack:
+        asyncio.run(create_topics(self.services.kafka_bootstrap, self.topics, 3))
+        self.api.start()
+        self.materializer.start()
+        for _ in range(processors):
+            self.add_processor(wait=False)
+        self.wait_api()
+        self.wait_group(self.env["MATERIALIZER_GROUP"], 1)
+        self.wait_group(self.env["PROCESSOR_ID"], processors)
+        return self
+
+    def add_processor(self, wait: bool = True) -> ManagedProcess:
+        processor = self._process(f"processor{len(self.processors)}", "processor")
+        processor.start()
+        self.processors.append(processor)
+        if wait:
+            self.wait_group(self.env["PROCESSOR_ID"], self.running_processors())
+        return processor
+
+    def running_processors(self) -> int:
+        return sum(p.running for p in self.processors)
+
+    def wait_api(self, timeout: float = 60) -> None:
+        def answers() -> bool:
+            try:
+                return self.client.get("/tasks/probe").status_code == 404
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, timeout, "the API")
+
+    def wait_group(self, group: str, members: int, timeout: float = 120) -> None:
+        bootstrap = self.services.kafka_bootstrap
+        wait_for(
+            lambda: asyncio.run(_group_members(bootstrap, group)) == members,
+            timeout,
+            f"{members} stable member(s) in group {group}",
+            every=0.5,
+        )
+
+    def submit(self, qc: str, **fields: object) -> str:
+        response = self.client.post("/tasks", json={"qc": qc, **fields})
+        assert response.status_code == 202, response.text
+        return response.json()["task_id"]
+
+    def status(self, task_id: str) -> dict:
+        response = self.client.get(f"/tasks/{task_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_terminal(self, task_id: str, timeout: float = 120) -> dict:
+        return wait_for(
+            lambda: (s := self.status(task_id))["state"] in TERMINAL and s,
+            timeout,
+            f"task {task_id} to finish",
+        )
+
+    def stop(self) -> None:
+        self.client.close()
+        for process in [self.api, self.materializer, *self.processors]:
+            process.stop(timeout=20)
