@@ -15,9 +15,6 @@ from api.submissions import SubmissionLog
 from qcexec.settings import Settings
 from qcexec.view import TaskView
 
-#: How long start-up waits for the broker before serving (503s) while it keeps trying.
-STARTUP_WAIT_S = 10.0
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     config = settings or Settings()
@@ -28,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         submissions = SubmissionLog(
             config.kafka_bootstrap_servers, config.topics.submitted, config.api_submit_timeout_s
         )
-        await submissions.start(wait_s=STARTUP_WAIT_S)
+        await submissions.start(wait_s=config.api_broker_wait_s)
         app.state.settings = config
         app.state.submissions = submissions
         app.state.view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)

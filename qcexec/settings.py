@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_max_request_bytes: int = 256 * 1024
+    api_broker_wait_s: float = Field(
+        default=10.0, description="How long API start-up waits for the broker (503s after that)."
+    )
     api_submit_timeout_s: float = Field(
         default=5.0, description="Longest wait for the broker's acknowledgement before a 503."
     )

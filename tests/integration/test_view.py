@@ -1,0 +1,70 @@
+"""The view on a real Redis: idempotent, never backwards, offsets written with the documents."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+from redis.asyncio import Redis
+
+from qcexec.view import TaskView, result_entry, submitted_entry
+from schemas.events import TaskError, TaskResult, TaskSubmitted
+from tests.services import Services
+
+NOW = datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def events(task_id: str) -> tuple[TaskSubmitted, TaskResult, TaskResult]:
+    submitted = TaskSubmitted(task_id=task_id, qasm="x", shots=10, seed=1, submitted_at=NOW)
+    common = dict(
+        task_id=task_id, shots=10, seed=1, submitted_at=NOW, started_at=NOW, finished_at=NOW,
+        duration_ms=1.0, processor="p",
+    )  # fmt: skip
+    completed = TaskResult(status="completed", counts={"0": 10}, **common)
+    failed = TaskResult(
+        status="failed", error=TaskError(code="worker_crashed", message="late"), **common
+    )
+    return submitted, completed, failed
+
+
+def run_with_view(services: Services, check) -> None:
+    async def main() -> None:
+        redis = Redis.from_url(services.redis_url)
+        try:
+            await check(TaskView(redis, prefix=f"t{uuid.uuid4().hex[:8]}:"))
+        finally:
+            await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_first_terminal_result_wins_and_pending_never_overwrites(real_services) -> None:
+    async def check(view: TaskView) -> None:
+        submitted, completed, late_failure = events("a")
+        assert await view.apply(submitted_entry(submitted))
+        assert await view.apply(result_entry(completed))
+        assert not await view.apply(result_entry(late_failure))  # a late duplicate
+        assert not await view.apply(submitted_entry(submitted))  # a replayed submission
+        doc = orjson.loads(await view.get("a"))
+        assert doc["status"] == "completed" and doc["result"] == {"0": 10}
+
+    run_with_view(real_services, check)
+
+
+def test_result_before_submission_stays_terminal(real_services) -> None:
+    async def check(view: TaskView) -> None:
+        submitted, completed, _ = events("b")
+        await view.apply_batch([result_entry(completed), submitted_entry(submitted)], {"r:0": 5})
+        assert orjson.loads(await view.get("b"))["state"] == "completed"
+        assert await view.offsets() == {"r:0": 5}
+
+    run_with_view(real_services, check)
+
+
+def test_unknown_task_is_none(real_services) -> None:
+    async def check(view: TaskView) -> None:
+        assert await view.get("nope") is None
+
+    run_with_view(real_services, check)
