@@ -12,7 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
+from qiskit import qasm3
+from qiskit.circuit.random import random_circuit
 
 from deploy.local import ManagedProcess, free_port
 from qcexec.settings import Settings
@@ -143,3 +146,36 @@ class Stack:
         self.client.close()
         for process in [self.api, self.materializer, *self.processors]:
             process.stop(timeout=20)
+
+
+async def _read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.assignment() or set()
+        while not partitions:
+            await asyncio.sleep(0.1)
+            partitions = consumer.assignment()
+        end = await consumer.end_offsets(list(partitions))
+        records: list[ConsumerRecord] = []
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in partitions])
+
+        while await behind():
+            for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    """Every record now on a topic, from the beginning."""
+    return asyncio.run(_read_topic(bootstrap, topic))
+
+
+def medium_program(seed: int, qubits: int = 12, depth: int = 8) -> str:
+    """A random circuit that takes the simulator a noticeable while (tens of milliseconds)."""
+    return qasm3.dumps(random_circuit(qubits, depth, measure=True, seed=seed))
