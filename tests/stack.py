@@ -160,6 +160,7 @@ async def _read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
             partitions = consumer.assignment()
         end = await consumer.end_offsets(list(partitions))
         records: list[ConsumerRecord] = []
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < end[tp] for tp in partitions])
 

@@ -23,8 +23,9 @@ def count_terminal(stack: Stack, task_ids: list[str]) -> int:
 def report(stack: Stack, name: str, task_ids: list[str]) -> dict[str, int]:
     """Wait for every task, then print and return the figures of the run."""
     states = wait_for(
-        lambda: (s := visible_states(stack, task_ids)) and all(v in TERMINAL for v in s.values())
-        and s,
+        lambda: (
+            (s := visible_states(stack, task_ids)) and all(v in TERMINAL for v in s.values()) and s
+        ),
         300,
         "every accepted task to reach a terminal state",
         every=1,

@@ -1,0 +1,96 @@
+"""The view survives losing Redis and the materializer (DESIGN.md §5.6), and undecodable
+records go to the dead-letter topic without blocking anything (§5.3)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+from redis import Redis
+
+from tests.conftest import BELL
+from tests.stack import TERMINAL, Stack, read_topic, wait_for
+
+
+def states(stack: Stack, task_ids: list[str]) -> dict[str, dict]:
+    return {task_id: stack.status(task_id) for task_id in task_ids}
+
+
+def all_terminal(stack: Stack, task_ids: list[str]) -> dict[str, dict] | None:
+    found = states(stack, task_ids)
+    return found if all(doc["state"] in TERMINAL for doc in found.values()) else None
+
+
+def drop_view(stack: Stack) -> int:
+    """Delete every key of this stack's view, as a flushed or replaced Redis would."""
+    redis = Redis(host=stack.services.redis_host, port=stack.services.redis_port)
+    try:
+        keys = list(redis.scan_iter(match=f"{stack.prefix}*", count=1000))
+        return redis.delete(*keys) if keys else 0
+    finally:
+        redis.close()
+
+
+def test_view_rebuilds_itself_after_redis_lost_it(stack: Stack) -> None:
+    task_ids = [stack.submit(BELL, shots=50, seed=i) for i in range(30)]
+    before = wait_for(lambda: all_terminal(stack, task_ids), 120, "the first batch")
+    assert drop_view(stack) > 30
+    assert stack.client.get(f"/tasks/{task_ids[0]}").status_code == 404
+    stack.submit(BELL, shots=5)  # a new record makes the running materializer notice
+    after = wait_for(lambda: all_terminal_or_none(stack, task_ids), 120, "the rebuilt view")
+    assert after == before
+    print(f"\nview rebuilt after loss: {len(task_ids)} tasks, 0 missing")
+
+
+def all_terminal_or_none(stack: Stack, task_ids: list[str]) -> dict[str, dict] | None:
+    responses = [stack.client.get(f"/tasks/{task_id}") for task_id in task_ids]
+    if any(r.status_code != 200 for r in responses):
+        return None
+    return all_terminal(stack, task_ids)
+
+
+def test_view_rebuilds_on_materializer_start(stack: Stack) -> None:
+    task_ids = [stack.submit(BELL, shots=50, seed=100 + i) for i in range(20)]
+    before = wait_for(lambda: all_terminal(stack, task_ids), 120, "the batch")
+    stack.materializer.stop()
+    drop_view(stack)
+    stack.materializer.start()
+    after = wait_for(lambda: all_terminal_or_none(stack, task_ids), 120, "the rebuilt view")
+    assert after == before
+
+
+def test_materializer_killed_misses_no_result(stack: Stack) -> None:
+    stack.materializer.kill()
+    task_ids = [stack.submit(BELL, shots=50, seed=200 + i) for i in range(30)]
+    stack.materializer.start()
+    found = wait_for(lambda: all_terminal(stack, task_ids), 120, "every result in the view")
+    assert all(doc["status"] == "completed" for doc in found.values())
+
+
+def test_undecodable_records_go_to_dead_letter_and_work_goes_on(stack: Stack) -> None:
+    garbage = [b"not json", b'{"event": "qc.submitted", "task_id": "x"}', b"\xff\xfe"]
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
+        await producer.start()
+        try:
+            for i, value in enumerate(garbage):
+                await producer.send_and_wait(stack.topics.submitted, value, key=f"bad{i}".encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    after = stack.submit(BELL, shots=10)
+    assert stack.wait_terminal(after)["status"] == "completed"
+    dead = wait_for(
+        lambda: (
+            len(r := read_topic(stack.services.kafka_bootstrap, stack.topics.dead_letter))
+            >= len(garbage)
+            and r
+        ),
+        60,
+        "dead letters",
+    )
+    keys = {record.key for record in dead}
+    assert keys == {f"bad{i}".encode() for i in range(len(garbage))}
+    assert all(b'"reason"' in record.value for record in dead)
