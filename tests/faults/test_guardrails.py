@@ -1,0 +1,105 @@
+"""Guardrails in the processor (DESIGN.md §5.3-5.5): a runaway circuit is killed at its time
+limit, a circuit too big for memory fails, records that bypass the API are checked again, and
+the processor keeps serving other tasks throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas.events import TaskSubmitted, utcnow
+from tests.conftest import BELL
+from tests.services import Services
+from tests.stack import Stack, wait_for
+
+TIME_LIMIT_MS = 2000
+RUNAWAY = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit q;
+bit c;
+c = measure q;
+while (c == false) {
+  reset q;
+  c = measure q;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(
+        real_services,
+        tmp_path_factory.mktemp("stack"),
+        QC_TASK_TIME_LIMIT_MS=str(TIME_LIMIT_MS),
+        QC_TASK_MAX_MEMORY_MB="8",
+        PROCESSOR_WORKERS="1",  # the runaway holds the only worker until it is killed
+    ).start()
+    yield running
+    running.stop()
+
+
+def inject(stack: Stack, qasm: str, shots: int = 10) -> str:
+    """Put a submission straight on the log, past the API's checks (a replay, another tool)."""
+    task = TaskSubmitted(
+        task_id=str(uuid.uuid4()), qasm=qasm, shots=shots, seed=1, submitted_at=utcnow()
+    )
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                stack.topics.submitted, task.encode(), key=task.task_id.encode()
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    wait_for(
+        lambda: stack.client.get(f"/tasks/{task.task_id}").status_code == 200,
+        60,
+        "the materializer to see the injected task",
+    )
+    return task.task_id
+
+
+def test_runaway_circuit_is_killed_at_the_time_limit(stack: Stack) -> None:
+    runaway = stack.submit(RUNAWAY, shots=1)
+    after = stack.submit(BELL, shots=100)
+    failed = stack.wait_terminal(runaway)
+    assert failed["state"] == "failed"
+    assert failed["error"]["code"] == "time_limit_exceeded"
+    assert "time limit exceeded" in failed["message"]
+    assert stack.wait_terminal(after)["status"] == "completed"
+    assert all(p.running for p in stack.processors)
+
+
+def test_circuit_too_large_for_memory_fails_cleanly(stack: Stack) -> None:
+    program = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[22] q;\nbit[22] c;\n'
+    program += "".join(f"h q[{i}];\nt q[{i}];\n" for i in range(22)) + "c = measure q;\n"
+    failed = stack.wait_terminal(stack.submit(program, shots=1))
+    assert failed["error"]["code"] == "out_of_memory"
+    assert stack.wait_terminal(stack.submit(BELL))["status"] == "completed"
+
+
+def test_records_past_the_api_are_checked_again(stack: Stack) -> None:
+    too_wide = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[40] q;\nbit[40] c;\nc = measure q;\n'
+    limit = stack.wait_terminal(inject(stack, too_wide))
+    assert limit["error"]["code"] == "limit_exceeded"
+    assert "40 qubits" in limit["message"]
+
+    too_many_shots = stack.wait_terminal(inject(stack, BELL, shots=10**9))
+    assert too_many_shots["error"]["code"] == "limit_exceeded"
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../etc/hostname"])
+def test_include_of_a_server_file_fails_without_reading_it(stack: Stack, path: str) -> None:
+    program = f'OPENQASM 3.0;\ninclude "{path}";\nqubit q;\nbit c;\nc = measure q;\n'
+    failed = stack.wait_terminal(inject(stack, program))
+    assert failed["error"]["code"] == "invalid_program"
+    assert "is not allowed" in failed["message"]
+    assert "root:" not in failed["message"]
