@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from api import errors
 from api.limits import BodySizeLimit
+from api import health
 from api.routes import router
 from api.submissions import SubmissionLog
 from qcexec.settings import Settings
@@ -44,4 +45,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=config.api_max_request_bytes)
     errors.install(app)
     app.include_router(router)
+    app.include_router(health.router)
     return app

@@ -68,6 +68,18 @@ class SubmissionLog:
     def ready(self) -> bool:
         return self._producer is not None
 
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether the broker answers a metadata request now."""
+        if self._producer is None:
+            return False
+        try:
+            metadata = await asyncio.wait_for(
+                self._producer.client.fetch_all_metadata(), timeout=timeout_s
+            )
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        return bool(metadata.brokers())
+
     async def append(self, event: TaskSubmitted) -> None:
         """Return once the broker acknowledged the record; raise LogUnavailable otherwise."""
         if self._producer is None:

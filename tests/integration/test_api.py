@@ -123,3 +123,25 @@ def test_redis_unreachable_get_is_503(real_services: Services) -> None:
         response = no_redis.get(f"/tasks/{uuid.uuid4()}")
         assert response.status_code == 503
         assert response.headers["retry-after"]
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "broker": "ok", "redis": "ok"}
+
+
+def test_not_ready_without_broker_and_redis(real_services: Services) -> None:
+    settings = settings_for(
+        real_services,
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        redis_port=free_port(),
+        api_broker_wait_s=0.2,
+    )
+    with TestClient(create_app(settings)) as nothing:
+        assert nothing.get("/healthz").status_code == 200
+        response = nothing.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["broker"] == "unreachable"
+        assert response.json()["redis"] == "unreachable"
