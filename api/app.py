@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from api import errors
+from api import errors, health
+from api.auth import RateLimiter
 from api.limits import BodySizeLimit
-from api import health
 from api.routes import router
 from api.submissions import SubmissionLog
 from qcexec.settings import Settings
@@ -24,14 +24,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = Redis.from_url(config.redis_url)
         submissions = SubmissionLog(
-            config.kafka_bootstrap_servers, config.topics.submitted, config.api_submit_timeout_s
+            config.kafka_bootstrap_servers, config.topics, config.api_submit_timeout_s
         )
         await submissions.start(wait_s=config.api_broker_wait_s)
+        view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)
         app.state.settings = config
         app.state.submissions = submissions
-        app.state.view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)
+        app.state.view = view
+        app.state.rate_limiter = RateLimiter(
+            redis, config.redis_prefix, config.api_rate_limit_per_s, config.api_rate_limit_burst
+        )
         try:
-            yield
+            async with view.notifications() as notifier:
+                app.state.notifier = notifier
+                yield
         finally:
             await submissions.stop()
             await redis.aclose()

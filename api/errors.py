@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -15,10 +17,31 @@ class ServiceUnavailable(Exception):
     """A shared service (the log, Redis) did not answer: the client may retry."""
 
 
-def limit_exceeded(field: str, message: str) -> JSONResponse:
-    """A guardrail answer, in the same shape as FastAPI's own 422."""
-    detail = [{"type": "limit_exceeded", "loc": ["body", field], "msg": message}]
-    return JSONResponse({"detail": detail}, status_code=422)
+class Unauthorized(Exception):
+    """No key, or not one of the configured keys."""
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class LimitExceeded(Exception):
+    """A guardrail: answered 422 in the shape of FastAPI's own validation errors."""
+
+    def __init__(self, field: str, message: str, loc: str = "body") -> None:
+        super().__init__(message)
+        self.field, self.message, self.loc = field, message, loc
+
+    def detail(self) -> list[dict[str, Any]]:
+        return [{"type": "limit_exceeded", "loc": [self.loc, self.field], "msg": self.message}]
+
+
+def program_error_body(exc: ProgramError) -> dict[str, Any]:
+    """The original service's 400 body, with where the parser stopped and why."""
+    error = {"line": exc.line, "column": exc.column, "message": exc.message}
+    return {"detail": "QASM3 code is not valid", "errors": [error]}
 
 
 def _unavailable(detail: str) -> JSONResponse:
@@ -28,15 +51,18 @@ def _unavailable(detail: str) -> JSONResponse:
 async def _program_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProgramError)
     if exc.code == "limit_exceeded":
-        return limit_exceeded("qc", exc.message)
-    error = {"line": exc.line, "column": exc.column, "message": exc.message}
-    return JSONResponse({"detail": "QASM3 code is not valid", "errors": [error]}, status_code=400)
+        return await _limit_exceeded(request, LimitExceeded("qc", exc.message))
+    return JSONResponse(program_error_body(exc), status_code=400)
+
+
+async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LimitExceeded)
+    return JSONResponse({"detail": exc.detail()}, status_code=422)
 
 
 async def _log_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return _unavailable(
-        "The log did not acknowledge the submission in time: the task was not accepted. "
-        "Retry later."
+        "The log did not acknowledge the request in time: it was not accepted. Retry later."
     )
 
 
@@ -44,7 +70,27 @@ async def _service_unavailable(request: Request, exc: Exception) -> JSONResponse
     return _unavailable(f"Service unavailable: {exc}. Retry later.")
 
 
+async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Missing or invalid API key: send Authorization: Bearer <key>."},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return JSONResponse(
+        {"detail": "Too many requests for this API key."},
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ProgramError, _program_error)
+    app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(LogUnavailable, _log_unavailable)
     app.add_exception_handler(ServiceUnavailable, _service_unavailable)
+    app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(RateLimited, _rate_limited)

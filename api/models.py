@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
 
 BELL = """OPENQASM 3.0;
@@ -28,6 +31,9 @@ class TaskRequest(BaseModel):
         le=MAX_SEED,
         description="Simulator seed: the same seed gives the same counts. Chosen when omitted.",
     )
+    memory: bool = Field(
+        default=False, description="Also return each shot's outcome (`memory`), in order."
+    )
 
 
 class TaskAccepted(BaseModel):
@@ -48,13 +54,58 @@ class InvalidProgram(BaseModel):
 
 class TaskStatus(BaseModel):
     """``completed`` with ``result``, ``pending`` with ``message``, or ``error`` with
-    ``message`` (a failed task: also ``error``); extra fields sit beside them."""
+    ``message`` (a failed or cancelled task: also ``error``); extra fields sit beside them."""
 
-    status: str = Field(examples=["completed"])
-    result: dict[str, int] | None = Field(default=None, examples=[{"00": 507, "11": 517}])
-    message: str | None = None
+    status: Literal["completed", "pending", "error"] = Field(examples=["completed"])
+    result: dict[str, int] | None = Field(
+        default=None, description="Counts by Qiskit bit string.", examples=[{"00": 507, "11": 517}]
+    )
+    memory: list[str] | None = Field(default=None, description="Each shot's outcome, if asked.")
+    message: str | None = Field(default=None, examples=["Task is still in progress."])
     task_id: str | None = None
-    state: str | None = Field(default=None, examples=["completed"])
+    state: Literal["queued", "running", "completed", "failed", "cancelled"] | None = None
+    shots: int | None = None
+    seed: int | None = None
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = Field(default=None, description="Time spent running the task.")
+    processor: str | None = Field(default=None, description="The processor that ran it.")
+    error: dict[str, str] | None = Field(
+        default=None, examples=[{"code": "time_limit_exceeded", "message": "..."}]
+    )
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskStatus]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class BatchRequest(BaseModel):
+    tasks: list[dict[str, Any]] = Field(
+        description="Task requests, each shaped like the body of POST /tasks and validated on "
+        "its own.",
+        examples=[[{"qc": BELL, "shots": 100}, {"qc": "OPENQASM 3.0; bad", "shots": 10}]],
+    )
+
+
+class BatchItem(BaseModel):
+    task_id: str | None = None
+    error: dict[str, Any] | None = Field(
+        default=None, description="Why this one was not accepted: its HTTP status and detail."
+    )
+
+
+class BatchAccepted(BaseModel):
+    tasks: list[BatchItem] = Field(description="One item per request, in the same order.")
+
+
+class CancelAccepted(BaseModel):
+    task_id: str
+    state: Literal["queued", "running"] = Field(description="The task's state when asked.")
+    message: str
 
 
 class Problem(BaseModel):

@@ -1,26 +1,82 @@
-"""``POST /tasks`` and ``GET /tasks/{task_id}``."""
+"""The task routes: submit (one or a batch), read (one, with long-poll, or a page), cancel."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import secrets
 import uuid
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from api.auth import OwnerDep
 from api.deps import SettingsDep, SubmissionsDep, ViewDep
-from api.errors import ServiceUnavailable, limit_exceeded
-from api.models import MAX_SEED, InvalidProgram, Problem, TaskAccepted, TaskRequest, TaskStatus
-from qcexec.view import submitted_entry
-from schemas.events import TaskSubmitted, utcnow
-from schemas.qasm import check_limits, parse_program
+from api.errors import LimitExceeded, ServiceUnavailable, program_error_body
+from api.models import (
+    MAX_SEED,
+    BatchAccepted,
+    BatchRequest,
+    CancelAccepted,
+    InvalidProgram,
+    Problem,
+    TaskAccepted,
+    TaskList,
+    TaskRequest,
+    TaskStatus,
+)
+from api.submissions import LogUnavailable
+from qcexec.settings import Settings
+from qcexec.view import TERMINAL_STATES, TaskView, submitted_entry
+from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
+from schemas.qasm import ProgramError, check_limits, parse_program
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(tags=["tasks"])
 
 NOT_FOUND = {"status": "error", "message": "Task not found."}
+ACCEPTED = "Task submitted successfully."
+
+
+def _submission(body: TaskRequest, settings: Settings, owner: str | None) -> TaskSubmitted:
+    """The record a valid request becomes. Raises ProgramError or LimitExceeded."""
+    limits = settings.limits
+    shots = body.shots or settings.qc_task_default_shots
+    if shots > limits.max_shots:
+        raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
+    circuit = parse_program(body.qc, limits.max_program_bytes)
+    check_limits(circuit, shots, limits)
+    return TaskSubmitted(
+        task_id=str(uuid.uuid4()),
+        qasm=body.qc,
+        shots=shots,
+        seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
+        submitted_at=utcnow(),
+        memory=body.memory,
+        owner=owner,
+    )
+
+
+async def _write_through(view: TaskView, events: list[TaskSubmitted]) -> None:
+    """So that a GET right after the answer finds the tasks (the materializer writes them from
+    the log too, so a failure here loses nothing)."""
+    try:
+        await view.apply_batch([submitted_entry(event) for event in events], {})
+    except (RedisError, OSError) as exc:
+        log.warning("pending state of %d task(s) not written through: %r", len(events), exc)
+
+
+def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:
+    return JSONResponse(
+        {"task_id": task_id, "message": ACCEPTED},
+        status_code=status_code,
+        headers={"Location": f"/tasks/{task_id}"},
+    )
 
 
 @router.post(
@@ -28,51 +84,229 @@ NOT_FOUND = {"status": "error", "message": "Task not found."}
     status_code=202,
     response_model=TaskAccepted,
     responses={
+        200: {"model": TaskAccepted, "description": "Same Idempotency-Key and body as before."},
         400: {"model": InvalidProgram, "description": "The program is not valid OpenQASM 3."},
+        401: {"model": Problem, "description": "API keys are on and none (or a wrong one) came."},
         413: {"model": Problem, "description": "The request body is too large."},
+        422: {"description": "Wrong body shape, a guardrail, or a reused Idempotency-Key."},
+        429: {"model": Problem, "description": "Too many requests for this API key."},
         503: {"model": Problem, "description": "The log is unavailable; nothing was accepted."},
     },
     summary="Submit an OpenQASM 3 program",
+    description="Answers 202 once the broker has acknowledged the task's record, never before.",
 )
 async def submit_task(
-    body: TaskRequest, settings: SettingsDep, submissions: SubmissionsDep, view: ViewDep
+    body: TaskRequest,
+    settings: SettingsDep,
+    submissions: SubmissionsDep,
+    view: ViewDep,
+    owner: OwnerDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=255,
+            description="Retry-safe submission: the same key and body return the first task.",
+        ),
+    ] = None,
 ) -> Response:
-    limits = settings.limits
-    shots = body.shots or settings.qc_task_default_shots
-    if shots > limits.max_shots:
-        return limit_exceeded("shots", f"shots must be at most {limits.max_shots}")
-    circuit = parse_program(body.qc, limits.max_program_bytes)  # ProgramError: 400 or 422
-    check_limits(circuit, shots, limits)
-    event = TaskSubmitted(
-        task_id=str(uuid.uuid4()),
-        qasm=body.qc,
-        shots=shots,
-        seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
-        submitted_at=utcnow(),
+    event = _submission(body, settings, owner)
+    if idempotency_key is None:
+        await submissions.append(event)
+        await _write_through(view, [event])
+        return _accepted(event.task_id)
+
+    key = f"{view.prefix}idem:{owner or ''}:{idempotency_key}"
+    fingerprint = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS))
+    claim = f"{fingerprint.hexdigest()} {event.task_id}"
+    try:
+        first = await view.redis.set(key, claim, nx=True, ex=settings.api_idempotency_ttl_s)
+        previous = None if first else await view.redis.get(key)
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable("the idempotency store is unavailable") from exc
+    if previous is not None:
+        seen_fingerprint, seen_task = previous.decode().split(" ")
+        if seen_fingerprint != fingerprint.hexdigest():
+            raise LimitExceeded(
+                "Idempotency-Key", "this key was used with a different body", loc="header"
+            )
+        return _accepted(seen_task, status_code=200)
+    try:
+        await submissions.append(event)
+    except LogUnavailable:
+        await view.redis.delete(key)  # not accepted: a retry with the key must try again
+        raise
+    await _write_through(view, [event])
+    return _accepted(event.task_id)
+
+
+def _item_error(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        return {"status": 422, "detail": exc.errors(include_url=False, include_context=False)}
+    if isinstance(exc, LimitExceeded):
+        return {"status": 422, "detail": exc.detail()}
+    if isinstance(exc, ProgramError) and exc.code == "limit_exceeded":
+        return {"status": 422, "detail": LimitExceeded("qc", exc.message).detail()}
+    if isinstance(exc, ProgramError):
+        return {"status": 400, **program_error_body(exc)}
+    return {"status": 503, "detail": "The log did not acknowledge this task: not accepted."}
+
+
+@router.post(
+    "/tasks/batch",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses={
+        400: {"model": BatchAccepted, "description": "No task of the batch was accepted."},
+        422: {"description": "Not a batch, or more tasks than the server takes at once."},
+        503: {"model": BatchAccepted, "description": "The log is unavailable."},
+    },
+    summary="Submit several programs at once",
+    description="Each task is validated and accepted on its own; the answer lists, in order, "
+    "a `task_id` or an `error` per task. 202 when at least one was accepted.",
+)
+async def submit_batch(
+    body: BatchRequest,
+    settings: SettingsDep,
+    submissions: SubmissionsDep,
+    view: ViewDep,
+    owner: OwnerDep,
+) -> JSONResponse:
+    if len(body.tasks) > settings.api_max_batch:
+        raise LimitExceeded("tasks", f"a batch holds at most {settings.api_max_batch} tasks")
+    items: list[TaskSubmitted | Exception] = []
+    for raw in body.tasks:
+        try:
+            items.append(_submission(TaskRequest.model_validate(raw), settings, owner))
+        except (ValidationError, ProgramError, LimitExceeded) as exc:
+            items.append(exc)
+    events = [item for item in items if isinstance(item, TaskSubmitted)]
+    appended = await asyncio.gather(
+        *(submissions.append(event) for event in events), return_exceptions=True
     )
-    await submissions.append(event)  # LogUnavailable: 503
-    try:  # so that a GET right after this answer finds the task
-        await view.apply(submitted_entry(event))
-    except RedisError as exc:  # the materializer writes it from the log too
-        log.warning("task %s: pending state not written through: %r", event.task_id, exc)
-    return JSONResponse(
-        TaskAccepted(task_id=event.task_id).model_dump(),
-        status_code=202,
-        headers={"Location": f"/tasks/{event.task_id}"},
-    )
+    failed = {
+        event.task_id: outcome
+        for event, outcome in zip(events, appended, strict=True)
+        if isinstance(outcome, BaseException)
+    }
+    for outcome in failed.values():
+        if not isinstance(outcome, LogUnavailable):
+            raise outcome
+    accepted = [event for event in events if event.task_id not in failed]
+    if accepted:
+        await _write_through(view, accepted)
+    answer = []
+    for item in items:
+        if isinstance(item, TaskSubmitted) and item.task_id not in failed:
+            answer.append({"task_id": item.task_id})
+        else:
+            answer.append({"error": _item_error(failed.get(getattr(item, "task_id", ""), item))})
+    status = 202 if accepted else (503 if failed and len(failed) == len(items) else 400)
+    headers = {"Retry-After": "2"} if status == 503 else None
+    return JSONResponse({"tasks": answer}, status_code=status, headers=headers)
+
+
+@router.get(
+    "/tasks",
+    response_model=TaskList,
+    summary="The caller's tasks, newest first",
+)
+async def list_tasks(
+    view: ViewDep,
+    owner: OwnerDep,
+    state: Annotated[
+        Literal["queued", "running", "completed", "failed", "cancelled"] | None,
+        Query(description="Only tasks in this state."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Tasks per page.")] = 20,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]+(\.[0-9]+)?$", description="From `next_cursor`.")
+    ] = None,
+) -> JSONResponse:
+    try:
+        tasks, next_score = await view.page(owner, limit, float(cursor) if cursor else None, state)
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable("the task view is unavailable") from exc
+    next_cursor = None if next_score is None else repr(next_score)
+    return JSONResponse({"tasks": tasks, "next_cursor": next_cursor})
 
 
 @router.get(
     "/tasks/{task_id}",
     response_model=TaskStatus,
-    responses={404: {"model": TaskStatus, "description": "No such task."}},
+    responses={404: {"model": TaskStatus, "description": "No such task (for this caller)."}},
     summary="The state of a task, with its counts once completed",
 )
-async def get_task(task_id: str, view: ViewDep) -> Response:
+async def get_task(
+    task_id: str,
+    request: Request,
+    settings: SettingsDep,
+    view: ViewDep,
+    owner: OwnerDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            description="Long-poll: answer as soon as the task is terminal, or after this many "
+            "seconds (at most the server's limit, 30 by default).",
+        ),
+    ] = 0,
+) -> Response:
     try:
-        doc = await view.get(task_id)
-    except RedisError as exc:
+        if wait <= 0:
+            record = await view.get(task_id, owner)
+        else:
+            notifier = request.app.state.notifier
+            with notifier.waiter(task_id) as done:
+                record = await view.get(task_id, owner)
+                if record is not None and record.state not in TERMINAL_STATES:
+                    try:
+                        await asyncio.wait_for(done, min(wait, settings.api_max_wait_s))
+                    except TimeoutError:
+                        pass
+                    record = await view.get(task_id, owner)
+    except (RedisError, OSError) as exc:
         raise ServiceUnavailable("the task view is unavailable") from exc
-    if doc is None:
+    if record is None:
         return JSONResponse(NOT_FOUND, status_code=404)
-    return Response(doc, media_type="application/json")
+    return Response(record.doc, media_type="application/json")
+
+
+@router.post(
+    "/tasks/{task_id}/cancel",
+    status_code=202,
+    response_model=CancelAccepted,
+    responses={
+        404: {"model": TaskStatus, "description": "No such task (for this caller)."},
+        409: {"model": TaskStatus, "description": "The task already finished; left as it was."},
+        503: {"model": Problem, "description": "The log is unavailable."},
+    },
+    summary="Cancel a task",
+    description="A queued task is never run and ends `cancelled`. A running one is stopped "
+    "(its worker process), unless it finishes first. A finished task answers 409.",
+)
+async def cancel_task(
+    task_id: str, view: ViewDep, submissions: SubmissionsDep, owner: OwnerDep
+) -> JSONResponse:
+    requested_at = utcnow()
+    try:
+        rank = await view.request_cancel(task_id, owner, requested_at)
+        record = await view.get(task_id, owner) if rank >= 2 else None
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable("the task view is unavailable") from exc
+    if rank < 0:
+        return JSONResponse(NOT_FOUND, status_code=404)
+    if record is not None:
+        state = record.state
+        body = {"status": "error", "message": f"Task already {state}.", "state": state}
+        return JSONResponse(body | {"task_id": task_id}, status_code=409)
+    await submissions.append(TaskCancelRequested(task_id=task_id, requested_at=requested_at))
+    if rank == 0:
+        state, message = "queued", "Cancellation requested: the task will not run."
+    else:
+        state, message = "running", "Cancellation requested: the task is stopped unless it "
+        message += "finishes first."
+    return JSONResponse(
+        {"task_id": task_id, "state": state, "message": message},
+        status_code=202,
+        headers={"Location": f"/tasks/{task_id}"},
+    )

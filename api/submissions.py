@@ -8,7 +8,8 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.events import TaskSubmitted
+from schemas.events import TaskCancelRequested, TaskSubmitted
+from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,9 @@ class SubmissionLog:
     fails fast with :class:`LogUnavailable`, and the connection is retried in the background.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, timeout_s: float) -> None:
+    def __init__(self, bootstrap_servers: str, topics: Topics, timeout_s: float) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self.topic = topic
+        self.topics = topics
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -80,14 +81,17 @@ class SubmissionLog:
             return False
         return bool(metadata.brokers())
 
-    async def append(self, event: TaskSubmitted) -> None:
+    async def append(self, event: TaskSubmitted | TaskCancelRequested) -> None:
         """Return once the broker acknowledged the record; raise LogUnavailable otherwise."""
         if self._producer is None:
             raise LogUnavailable("not connected to the broker")
+        topic = (
+            self.topics.submitted if isinstance(event, TaskSubmitted) else self.topics.cancellations
+        )
         try:
             await asyncio.wait_for(
                 self._producer.send_and_wait(
-                    self.topic,
+                    topic,
                     value=event.encode(),
                     key=event.task_id.encode(),
                     headers=event.headers(),

@@ -9,13 +9,15 @@ import socket
 
 import faust
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 from pydantic import ValidationError
 
-from processor.execute import execute
+from processor.execute import Cancellations, execute
 from processor.pool import SimulationPool
 from qcexec.settings import Settings
-from schemas.events import DeadLetter, Event, TaskSubmitted, utcnow
+from qcexec.view import TaskView
+from schemas.events import DeadLetter, Event, TaskCancelRequested, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 PUBLISH_RETRY_S = 1.0
 
 
-def create_app(settings: Settings, pool: SimulationPool) -> faust.App:
+def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faust.App:
     topics = settings.topics
     app = faust.App(
         settings.processor_id,
@@ -44,6 +46,7 @@ def create_app(settings: Settings, pool: SimulationPool) -> faust.App:
     results = app.topic(topics.results, key_type=bytes, value_type=bytes)
     dead_letter = app.topic(topics.dead_letter, key_type=bytes, value_type=bytes)
     name = f"{socket.gethostname()}:{os.getpid()}"
+    cancellations = Cancellations()
 
     async def publish(topic: faust.TopicT, key: bytes | None, event: Event) -> None:
         """Publish and wait for the broker's acknowledgement, retrying until it comes:
@@ -74,14 +77,40 @@ def create_app(settings: Settings, pool: SimulationPool) -> faust.App:
             )
             await publish(dead_letter, message.key, _dead_letter(message, str(exc)))
             return
-        result = await execute(task, pool, name)
-        log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
-        await publish(results, task.task_id.encode(), result)
+        result = await execute(task, pool, name, view, cancellations)
+        if result is not None:
+            log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
+            await publish(results, task.task_id.encode(), result)
 
     @app.agent(submitted, concurrency=settings.agent_concurrency)
     async def run_tasks(stream: faust.StreamT) -> None:
         async for event in stream.events():
             await handle(event)
+
+    @app.task
+    async def stop_cancelled_tasks() -> None:
+        """Every processor reads every cancellation: the task may be running anywhere."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topics.cancellations, p)
+                for p in await consumer.partitions_for_topic(topics.cancellations) or ()
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            async for record in consumer:
+                try:
+                    request = TaskCancelRequested.decode(record.value)
+                except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
+                    log.warning("skipping undecodable cancellation: %s", exc)
+                    continue
+                if cancellations.cancel(request.task_id):
+                    log.info("task %s: cancelled while running", request.task_id)
+        finally:
+            await consumer.stop()
 
     return app
 

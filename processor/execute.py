@@ -1,11 +1,19 @@
-"""One submission in, one terminal result out: the error policy of the processor."""
+"""One submission in, one terminal result out: the error and cancellation policy of the
+processor."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
+from datetime import datetime
 
-from processor.pool import SimulationPool, WorkerCrashed
+from redis.exceptions import RedisError
+
+from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
+from qcexec.view import TaskView, running_entry
 from schemas.events import TaskError, TaskResult, TaskSubmitted, utcnow
 from schemas.qasm import ProgramError
 
@@ -16,34 +24,92 @@ log = logging.getLogger(__name__)
 CRASH_ATTEMPTS = 2
 
 
-async def execute(task: TaskSubmitted, pool: SimulationPool, processor: str) -> TaskResult:
-    """Run a task and say how it ended. Never raises for anything the program did."""
-    started_at, clock = utcnow(), time.perf_counter()
-    counts: dict[str, int] | None = None
-    error: TaskError | None = None
-    for attempt in range(1, CRASH_ATTEMPTS + 1):
+class Cancellations:
+    """The tasks this processor is running, so that a cancellation can reach them."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Event] = {}
+
+    @contextlib.contextmanager
+    def running(self, task_id: str) -> Iterator[asyncio.Event]:
+        event = self._running.setdefault(task_id, asyncio.Event())
         try:
-            counts = await pool.run(task)
-            break
-        except ProgramError as exc:
-            error = TaskError(code=exc.code, message=str(exc))  # type: ignore[arg-type]
-            break
-        except WorkerCrashed as exc:
-            log.warning("task %s: %s (attempt %d)", task.task_id, exc, attempt)
-            error = TaskError(code="worker_crashed", message=str(exc))
-        except Exception as exc:  # the simulator's own errors are the program's outcome
-            log.warning("task %s: simulation error: %r", task.task_id, exc)
-            error = TaskError(code="simulation_error", message=str(exc) or type(exc).__name__)
-            break
+            yield event
+        finally:
+            self._running.pop(task_id, None)
+
+    def cancel(self, task_id: str) -> bool:
+        """Stop the task if it runs here; returns whether it did."""
+        event = self._running.get(task_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+
+async def _claim(view: TaskView, task: TaskSubmitted, started_at: datetime, name: str) -> str:
+    """Mark the task running in the view; ``run``, ``cancelled`` or ``done``. Without Redis
+    the task runs anyway: the view is a convenience here, the log is what counts."""
+    try:
+        return await view.claim(running_entry(task, started_at, name))
+    except (RedisError, OSError) as exc:
+        log.warning("task %s: could not mark it running: %r", task.task_id, exc)
+        return "run"
+
+
+async def execute(
+    task: TaskSubmitted,
+    pool: SimulationPool,
+    processor: str,
+    view: TaskView,
+    cancellations: Cancellations,
+) -> TaskResult | None:
+    """Run a task and say how it ended; None when its outcome is already known (a redelivered
+    record). Never raises for anything the program did."""
+    started_at, clock = utcnow(), time.perf_counter()
+    claim = await _claim(view, task, started_at, processor)
+    if claim == "done":
+        log.info("task %s already has its outcome; not run again", task.task_id)
+        return None
+    outcome = None
+    error: TaskError | None = None
+    if claim == "cancelled":
+        error = TaskError(code="cancelled", message="cancelled before it started")
+    else:
+        with cancellations.running(task.task_id) as cancel:
+            for attempt in range(1, CRASH_ATTEMPTS + 1):
+                try:
+                    outcome = await pool.run(task, cancel)
+                    break
+                except ProgramError as exc:
+                    error = TaskError(code=exc.code, message=str(exc))  # type: ignore[arg-type]
+                    break
+                except TaskCancelled as exc:
+                    error = TaskError(code="cancelled", message=str(exc))
+                    break
+                except WorkerCrashed as exc:
+                    log.warning("task %s: %s (attempt %d)", task.task_id, exc, attempt)
+                    error = TaskError(code="worker_crashed", message=str(exc))
+                except Exception as exc:  # the simulator's own errors are the program's outcome
+                    log.warning("task %s: simulation error: %r", task.task_id, exc)
+                    message = str(exc) or type(exc).__name__
+                    error = TaskError(code="simulation_error", message=message)
+                    break
+    counts, memory = outcome if outcome is not None else (None, None)
+    status = "completed" if outcome is not None else "failed"
+    if error is not None and error.code == "cancelled":
+        status = "cancelled"
     return TaskResult(
         task_id=task.task_id,
-        status="completed" if counts is not None else "failed",
+        status=status,
         counts=counts,
-        error=None if counts is not None else error,
+        memory=memory,
+        error=error if outcome is None else None,
         shots=task.shots,
         seed=task.seed,
+        owner=task.owner,
         submitted_at=task.submitted_at,
-        started_at=started_at,
+        started_at=started_at if claim == "run" else None,
         finished_at=utcnow(),
         duration_ms=(time.perf_counter() - clock) * 1000,
         processor=processor,

@@ -13,13 +13,17 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
-from processor.simulate import run_program
+from processor.simulate import Outcome, run_program
 from schemas.events import TaskSubmitted
 from schemas.qasm import Limits, ProgramError
 
 
 class WorkerCrashed(Exception):
     """The worker process running a task died; the task may be retried."""
+
+
+class TaskCancelled(Exception):
+    """A client cancelled the task while it ran; its worker process was stopped."""
 
 
 class SimulationPool:
@@ -43,16 +47,24 @@ class SimulationPool:
         for future in futures:
             future.result(timeout=60)
 
-    async def run(self, task: TaskSubmitted) -> dict[str, int]:
+    async def run(self, task: TaskSubmitted, cancel: asyncio.Event) -> Outcome:
         """Counts of one task. Raises :class:`ProgramError` for a permanent failure,
-        :class:`WorkerCrashed` when the worker process died."""
+        :class:`WorkerCrashed` when the worker process died, :class:`TaskCancelled` when
+        ``cancel`` was set first."""
         future = self._pool.schedule(
             run_program,
             args=(task.qasm, task.shots, task.seed, self.limits, self.max_memory_mb, self.threads),
+            kwargs={"memory": task.memory},
             timeout=self.time_limit_s,
         )
+        outcome = asyncio.wrap_future(future)
+        cancelled = asyncio.ensure_future(cancel.wait())
         try:
-            return await asyncio.wrap_future(future)
+            await asyncio.wait([outcome, cancelled], return_when=asyncio.FIRST_COMPLETED)
+            if not outcome.done():
+                future.cancel()  # pebble stops the worker process that was running it
+                raise TaskCancelled("stopped while running")
+            return outcome.result()
         except FutureTimeout:
             raise ProgramError(
                 f"time limit exceeded ({self.time_limit_s * 1000:.0f} ms)",
@@ -61,8 +73,10 @@ class SimulationPool:
         except ProcessExpired as exc:
             raise WorkerCrashed(f"the worker process died (exit code {exc.exitcode})") from None
         except asyncio.CancelledError:
-            future.cancel()  # pebble stops the worker that was running it
+            future.cancel()
             raise
+        finally:
+            cancelled.cancel()
 
     def close(self) -> None:
         self._pool.stop()

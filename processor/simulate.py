@@ -63,19 +63,30 @@ def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
     return transpile(circuit, backend, optimization_level=0)
 
 
+Outcome = tuple[dict[str, int], list[str] | None]
+
+
 def run_program(
-    qasm: str, shots: int, seed: int, limits: Limits, max_memory_mb: int, threads: int = 1
-) -> dict[str, int]:
-    """Parse, check and simulate one program. Raises :class:`ProgramError` for what the
-    program itself got wrong; any other exception is the simulator's (or the machine's)."""
+    qasm: str,
+    shots: int,
+    seed: int,
+    limits: Limits,
+    max_memory_mb: int,
+    threads: int = 1,
+    memory: bool = False,
+) -> Outcome:
+    """Counts (and each shot's outcome when ``memory``) of one program. Raises
+    :class:`ProgramError` for what the program itself got wrong; any other exception is the
+    simulator's (or the machine's)."""
     circuit = parse_program(qasm, limits.max_program_bytes)
     check_limits(circuit, shots, limits)
     if not circuit.num_clbits:
         raise ProgramError("the circuit measures nothing, so it has no counts")
     backend = simulator(max_memory_mb, threads)
-    result = backend.run(prepare(circuit, backend), shots=shots, seed_simulator=seed).result()
+    job = backend.run(prepare(circuit, backend), shots=shots, seed_simulator=seed, memory=memory)
+    result = job.result()
     if not result.success:
         message = result.results[0].status if result.results else str(result.status)
         code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
         raise ProgramError(message.strip(), code=code)
-    return dict(result.get_counts())
+    return dict(result.get_counts()), (list(result.get_memory()) if memory else None)

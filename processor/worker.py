@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import faust
+from redis.asyncio import Redis
 
 from processor.app import create_app
 from processor.pool import SimulationPool
 from qcexec.settings import Settings
+from qcexec.view import TaskView
 
 
 def main() -> None:
@@ -18,7 +20,9 @@ def main() -> None:
         time_limit_s=settings.qc_task_time_limit_ms / 1000,
     )
     pool.warm_up()
-    app = create_app(settings, pool)
+    redis = Redis.from_url(settings.redis_url)
+    view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
+    app = create_app(settings, pool, view)
     try:
         # The worker handles SIGTERM and SIGINT: it stops consuming, lets the agents finish
         # the records in hand and commits what they finished.

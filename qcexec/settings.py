@@ -43,6 +43,15 @@ class Settings(BaseSettings):
         default=5.0, description="Longest wait for the broker's acknowledgement before a 503."
     )
 
+    api_keys: str = Field(
+        default="", description="Comma-separated API keys; empty leaves the API open."
+    )
+    api_rate_limit_per_s: float = Field(default=50.0, description="Requests per second per key.")
+    api_rate_limit_burst: int = Field(default=100, description="Requests a key may burst.")
+    api_idempotency_ttl_s: int = Field(default=24 * 3600, description="Life of Idempotency-Key.")
+    api_max_batch: int = Field(default=100, description="Most tasks in one batch submission.")
+    api_max_wait_s: float = Field(default=30.0, description="Longest long-poll of a GET.")
+
     # Tasks and guardrails.
     qc_task_default_shots: int = 1024
     qc_task_max_shots: int = 100_000
@@ -70,6 +79,10 @@ class Settings(BaseSettings):
             max_operations=self.qc_task_max_operations,
             max_program_bytes=self.qc_task_max_program_bytes,
         )
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
 
     @property
     def redis_url(self) -> str:

@@ -19,6 +19,7 @@ ErrorCode = Literal[
     "out_of_memory",
     "simulation_error",
     "worker_crashed",
+    "cancelled",
 ]
 
 CONTENT_TYPE = b"application/json"
@@ -62,6 +63,10 @@ class TaskSubmitted(Event):
         "re-run of the same record gives the same counts.",
     )
     submitted_at: datetime
+    memory: bool = Field(default=False, description="Also return the outcome of every shot.")
+    owner: str | None = Field(
+        default=None, description="Who submitted it: a digest of the API key, never the key."
+    )
 
 
 class TaskError(BaseModel):
@@ -77,15 +82,21 @@ class TaskResult(Event):
     event: Literal["qc.results"] = "qc.results"
     version: Literal[1] = 1
     task_id: str
-    status: Literal["completed", "failed"]
+    status: Literal["completed", "failed", "cancelled"]
     counts: dict[str, int] | None = Field(
         default=None, description="Measurement counts keyed by Qiskit bit string (completed)."
     )
-    error: TaskError | None = Field(default=None, description="Why the task failed (failed).")
+    memory: list[str] | None = Field(
+        default=None, description="Each shot's bit string, in order (completed, when asked)."
+    )
+    error: TaskError | None = Field(
+        default=None, description="Why the task failed or was cancelled (failed, cancelled)."
+    )
     shots: int
     seed: int
+    owner: str | None = None
     submitted_at: datetime
-    started_at: datetime
+    started_at: datetime | None = Field(description="None when cancelled before it started.")
     finished_at: datetime
     duration_ms: float = Field(description="Time spent parsing and simulating, in milliseconds.")
     processor: str = Field(description="Which processor instance ran the task.")
@@ -94,9 +105,21 @@ class TaskResult(Event):
     def _outcome_matches_status(self) -> Self:
         if self.status == "completed" and self.counts is None:
             raise ValueError("a completed result carries counts")
-        if self.status == "failed" and self.error is None:
-            raise ValueError("a failed result carries an error")
+        if self.status != "completed" and self.error is None:
+            raise ValueError("a failed or cancelled result carries an error")
         return self
+
+
+class TaskCancelRequested(Event):
+    """A client asked to cancel a task, on ``qc.cancellations``, keyed by ``task_id``.
+
+    Every processor reads every cancellation and stops the task if it is running it; a task
+    not yet started is never run (the processor checks the view before it starts a task)."""
+
+    event: Literal["qc.cancellations"] = "qc.cancellations"
+    version: Literal[1] = 1
+    task_id: str
+    requested_at: datetime
 
 
 class DeadLetter(Event):
@@ -118,4 +141,5 @@ EVENT_MODELS: dict[str, type[Event]] = {
     "qc.submitted": TaskSubmitted,
     "qc.results": TaskResult,
     "qc.deadletter": DeadLetter,
+    "qc.cancellations": TaskCancelRequested,
 }

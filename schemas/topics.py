@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 SUBMITTED = "qc.submitted"
 RESULTS = "qc.results"
 DEAD_LETTER = "qc.deadletter"
+CANCELLATIONS = "qc.cancellations"
 
 #: Seven days of submissions are kept for replays; results are compacted and kept forever.
 SUBMITTED_RETENTION_MS = 7 * 24 * 3600 * 1000
@@ -25,10 +26,11 @@ class Topics:
     submitted: str = SUBMITTED
     results: str = RESULTS
     dead_letter: str = DEAD_LETTER
+    cancellations: str = CANCELLATIONS
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
-        return cls(prefix + SUBMITTED, prefix + RESULTS, prefix + DEAD_LETTER)
+        return cls(*(prefix + name for name in (SUBMITTED, RESULTS, DEAD_LETTER, CANCELLATIONS)))
 
     def specs(self) -> list[TopicSpec]:
         """Every topic with the settings it is created with."""
@@ -42,4 +44,8 @@ class Topics:
                 {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
             ),
             TopicSpec(self.dead_letter, {"cleanup.policy": "delete"}),
+            TopicSpec(
+                self.cancellations,
+                {"cleanup.policy": "delete", "retention.ms": str(SUBMITTED_RETENTION_MS)},
+            ),
         ]

@@ -47,7 +47,7 @@ def test_first_terminal_result_wins_and_pending_never_overwrites(real_services) 
         assert await view.apply(result_entry(completed))
         assert not await view.apply(result_entry(late_failure))  # a late duplicate
         assert not await view.apply(submitted_entry(submitted))  # a replayed submission
-        doc = orjson.loads(await view.get("a"))
+        doc = orjson.loads((await view.get("a")).doc)
         assert doc["status"] == "completed" and doc["result"] == {"0": 10}
 
     run_with_view(real_services, check)
@@ -57,7 +57,7 @@ def test_result_before_submission_stays_terminal(real_services) -> None:
     async def check(view: TaskView) -> None:
         submitted, completed, _ = events("b")
         await view.apply_batch([result_entry(completed), submitted_entry(submitted)], {"r:0": 5})
-        assert orjson.loads(await view.get("b"))["state"] == "completed"
+        assert (await view.get("b")).state == "completed"
         assert await view.offsets() == {"r:0": 5}
 
     run_with_view(real_services, check)
