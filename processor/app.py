@@ -9,7 +9,7 @@ import socket
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from faust.types import EventT
 from pydantic import ValidationError
 
@@ -91,16 +91,14 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     async def stop_cancelled_tasks() -> None:
         """Every processor reads every cancellation: the task may be running anywhere."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+            topics.cancellations,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=None,  # no group: every partition, in every processor
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
         )
         await consumer.start()
         try:
-            partitions = [
-                TopicPartition(topics.cancellations, p)
-                for p in await consumer.partitions_for_topic(topics.cancellations) or ()
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
             async for record in consumer:
                 try:
                     request = TaskCancelRequested.decode(record.value)

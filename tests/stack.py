@@ -22,7 +22,7 @@ from qcexec.settings import Settings
 from qcexec.topics import create_topics
 from tests.services import Services
 
-TERMINAL = {"completed", "failed"}
+TERMINAL = {"completed", "failed", "cancelled"}
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1):

@@ -1,0 +1,178 @@
+"""The benchmark's circuits, and the in-process way to turn one into counts.
+
+Every workload is one OpenQASM 3 program, submitted many times with a different simulator
+seed each time; every task parses its program again (the service has no parse cache and
+neither do the baselines).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import warnings
+from dataclasses import dataclass, field
+from functools import cache
+
+from qiskit import QuantumCircuit, qasm3, transpile
+from qiskit.circuit import ControlFlowOp, Gate
+from qiskit.circuit.random import random_circuit
+from qiskit_aer import AerSimulator
+
+BELL = """OPENQASM 3.0;
+include "stdgates.inc";
+bit[2] c;
+qubit[2] q;
+h q[0];
+cx q[0], q[1];
+c[0] = measure q[0];
+c[1] = measure q[1];
+"""
+
+#: Tasks per phase of a full run (``--scale`` multiplies them): in-process baselines, light
+#: load (one task at a time), burst (ingest and saturated throughput), closed loop (latency at
+#: saturation). Sized so that a full run of all three takes a few minutes on 2 cores.
+DEFAULT_SIZES = {
+    "bell": {"baseline": 600, "light": 400, "burst": 3000, "closed": 800},
+    "ghz10": {"baseline": 300, "light": 200, "burst": 1500, "closed": 400},
+    "rand20": {"baseline": 24, "light": 30, "burst": 60, "closed": 40},
+}
+#: Fewest tasks per phase whatever the scale, so that every statistic has something to chew on.
+MIN_SIZES = {"baseline": 4, "light": 5, "burst": 10, "closed": 8}
+
+
+@dataclass
+class Workload:
+    name: str
+    qasm: str
+    description: str
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bytes(self) -> int:
+        return len(self.qasm.encode())
+
+
+def ghz(qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(qubits, qubits)
+    circuit.h(0)
+    for i in range(qubits - 1):
+        circuit.cx(i, i + 1)
+    circuit.measure(range(qubits), range(qubits))
+    return circuit
+
+
+def random_program(qubits: int, depth: int, seed: int) -> str:
+    return qasm3.dumps(random_circuit(qubits, depth, measure=True, seed=seed))
+
+
+def build_workloads(names: list[str], scale: float, rand_depth: int, rand_seed: int) -> list:
+    programs = {
+        "bell": (BELL, "Bell pair, 2 qubits: overhead-dominated"),
+        "ghz10": (qasm3.dumps(ghz(10)), "GHZ state, 10 qubits"),
+        "rand20": (
+            random_program(20, rand_depth, rand_seed),
+            f"random_circuit(20, {rand_depth}, measure=True, seed={rand_seed})",
+        ),
+    }
+    unknown = set(names) - programs.keys()
+    if unknown:
+        raise ValueError(f"unknown workload(s) {sorted(unknown)}; known: {sorted(programs)}")
+    workloads = []
+    for name in names:
+        qasm, description = programs[name]
+        sizes = {
+            phase: max(MIN_SIZES[phase], math.ceil(count * scale))
+            for phase, count in DEFAULT_SIZES[name].items()
+        }
+        workloads.append(Workload(name, qasm, description, sizes))
+    return workloads
+
+
+# --- Turning a program into counts in-process (the baselines' building blocks) ---------------
+
+
+@cache
+def simulator(threads: int = 0, parallel_experiments: int = 1) -> AerSimulator:
+    """0 threads: Aer's default (every core)."""
+    return AerSimulator(max_parallel_threads=threads, max_parallel_experiments=parallel_experiments)
+
+
+def parse(text: str, parser: str) -> QuantumCircuit:
+    if parser == "loads_experimental":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning on every call
+            return qasm3.loads_experimental(text)
+    return qasm3.loads(text)
+
+
+def _defined(operation: object) -> bool:
+    return type(operation) is Gate and operation.definition is not None
+
+
+def inline_defined_gates(circuit: QuantumCircuit) -> QuantumCircuit:
+    """Replace the gates a program defines (``qasm3.dumps`` writes some) by their bodies: far
+    cheaper than a transpile, and the simulator runs everything that is left natively."""
+    if not any(_defined(i.operation) for i in circuit.data):
+        return circuit
+    out = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        if _defined(instruction.operation):
+            body = inline_defined_gates(instruction.operation.definition)
+            out.compose(body, qubits=instruction.qubits, inplace=True)
+        else:
+            out.append(instruction)
+    return out
+
+
+def operation_names(circuit: QuantumCircuit) -> set[str]:
+    names = set()
+    for instruction in circuit.data:
+        names.add(instruction.operation.name)
+        if isinstance(instruction.operation, ControlFlowOp):
+            for block in instruction.operation.blocks:
+                names |= operation_names(block)
+    return names
+
+
+def runs_natively(circuit: QuantumCircuit, backend: AerSimulator) -> bool:
+    return operation_names(circuit) <= set(backend.target.operation_names) | {"barrier"}
+
+
+def executable(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
+    """The cheapest circuit the simulator runs with the same meaning."""
+    circuit = inline_defined_gates(circuit)
+    if runs_natively(circuit, backend):
+        return circuit
+    return transpile(circuit, backend, optimization_level=0)
+
+
+def counts_of(result, index: int = 0) -> dict[str, int]:
+    if not result.success:
+        raise RuntimeError(f"simulation failed: {result.status}")
+    return dict(result.get_counts(index))
+
+
+def choose_parser(text: str, shots: int = 1024, seed: int = 11) -> str:
+    """``loads_experimental`` (Qiskit's native parser) when it reads this program into a
+    circuit with the same counts as ``qasm3.loads``; ``loads`` otherwise (the native parser
+    refuses gate definitions, for one)."""
+    backend = simulator(1)
+    reference = backend.run(
+        executable(parse(text, "loads"), backend), shots=shots, seed_simulator=seed
+    )
+    try:
+        candidate = executable(parse(text, "loads_experimental"), backend)
+    except Exception:
+        return "loads"
+    same = counts_of(backend.run(candidate, shots=shots, seed_simulator=seed).result())
+    return "loads_experimental" if same == counts_of(reference.result()) else "loads"
+
+
+def median_ms(call, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
