@@ -21,9 +21,12 @@ test: venv
 	$(RUFF) format --check .
 	$(PYTHON) -m pytest -q
 
+# ruff, then the offline checks of Dockerfile, docker-compose.yml and deploy/k8s (hadolint,
+# docker-compose config, kustomize rendering, kubernetes-validate): tests/ops/deploy_checks.py
 lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(PYTHON) -m tests.ops.deploy_checks
 
 fmt: venv
 	$(RUFF) format .

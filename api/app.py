@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from api import errors, health
+from api import errors, health, page
 from api.auth import RateLimiter
 from api.limits import BodySizeLimit
 from api.routes import router
@@ -52,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     app.include_router(health.router)
+    app.include_router(page.router)
     return app
