@@ -287,19 +287,17 @@ async def get_task(
 async def cancel_task(
     task_id: str, view: ViewDep, submissions: SubmissionsDep, owner: OwnerDep
 ) -> JSONResponse:
-    requested_at = utcnow()
     try:
-        rank = await view.request_cancel(task_id, owner, requested_at)
-        record = await view.get(task_id, owner) if rank >= 2 else None
+        rank, doc = await view.request_cancel(task_id, owner)
     except (RedisError, OSError) as exc:
         raise ServiceUnavailable("the task view is unavailable") from exc
     if rank < 0:
         return JSONResponse(NOT_FOUND, status_code=404)
-    if record is not None:
-        state = record.state
+    if rank >= 2:
+        state = orjson.loads(doc)["state"]
         body = {"status": "error", "message": f"Task already {state}.", "state": state}
         return JSONResponse(body | {"task_id": task_id}, status_code=409)
-    await submissions.append(TaskCancelRequested(task_id=task_id, requested_at=requested_at))
+    await submissions.append(TaskCancelRequested(task_id=task_id, requested_at=utcnow()))
     if rank == 0:
         state, message = "queued", "Cancellation requested: the task will not run."
     else:

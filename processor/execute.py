@@ -108,6 +108,7 @@ async def execute(
         shots=task.shots,
         seed=task.seed,
         owner=task.owner,
+        generation=task.generation,
         submitted_at=task.submitted_at,
         started_at=started_at if claim == "run" else None,
         finished_at=utcnow(),

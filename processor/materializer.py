@@ -11,40 +11,74 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from qcexec.settings import Settings
-from qcexec.view import TaskView, ViewEntry, result_entry, submitted_entry
+from qcexec.view import StalePosition, TaskView, ViewEntry, result_entry, submitted_entry
 from schemas.events import TaskResult, TaskSubmitted
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH_RECORDS = 500
 REDIS_RETRY_S = 0.5
+
+Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
 def _field(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
 
 
+def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[str, int]]:
+    """What a batch of records does to the view, and the offsets to record with it.
+    Undecodable records are skipped (the processor sends bad submissions to the dead-letter
+    topic); their offsets still advance."""
+    decoders: dict[str, Callable[[bytes], ViewEntry]] = {
+        topics.submitted: lambda raw: submitted_entry(TaskSubmitted.decode(raw)),
+        topics.results: lambda raw: result_entry(TaskResult.decode(raw)),
+    }
+    entries: list[ViewEntry] = []
+    offsets: dict[str, int] = {}
+    for tp, records in batch.items():
+        for record in records:
+            try:
+                entries.append(decoders[tp.topic](record.value))
+            except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
+                log.warning("skipping undecodable record on %s: %s", tp.topic, exc)
+        if records:
+            offsets[_field(tp)] = records[-1].offset + 1
+    return entries, offsets
+
+
+async def retry_redis(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Redis being away is not a reason to skip a record: wait for it."""
+    while True:
+        try:
+            return await call(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable, retrying: %r", exc)
+            await asyncio.sleep(REDIS_RETRY_S)
+
+
 class Materializer(ConsumerRebalanceListener):
     def __init__(self, consumer: AIOKafkaConsumer, view: TaskView, topics: Topics) -> None:
         self.consumer = consumer
         self.view = view
-        self._entry = {
-            topics.submitted: lambda raw: submitted_entry(TaskSubmitted.decode(raw)),
-            topics.results: lambda raw: result_entry(TaskResult.decode(raw)),
-        }
-        self._written: set[str] = set()  # offsets fields this instance has stored
+        self.topics = topics
+        self._view_prefix = view.prefix  # the view this instance writes to
+        self._written: set[str] = set()  # offsets fields this instance has stored there
 
     def subscribe(self) -> None:
-        self.consumer.subscribe(list(self._entry), listener=self)
+        self.consumer.subscribe([self.topics.submitted, self.topics.results], listener=self)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Positions live in Redis, written with the view: nothing to hand over.
@@ -54,52 +88,42 @@ class Materializer(ConsumerRebalanceListener):
         await self._seek_to_view(assigned)
 
     async def _seek_to_view(self, partitions: list[TopicPartition]) -> None:
-        offsets = await self._retry(self.view.offsets)
+        self._view_prefix = await retry_redis(self.view.active_prefix)
+        offsets = await retry_redis(self.view.offsets, self._view_prefix)
+        self._written = {_field(tp) for tp in partitions} & offsets.keys()
         for tp in partitions:
             if _field(tp) in offsets:
                 self.consumer.seek(tp, offsets[_field(tp)])
             else:
                 await self.consumer.seek_to_beginning(tp)
-        log.info("view positions for %d partitions: %s", len(partitions), offsets or "from start")
-
-    async def _retry(self, call, *args):
-        """Redis being away is not a reason to skip a record: wait for it."""
-        while True:
-            try:
-                return await call(*args)
-            except (RedisError, OSError) as exc:
-                log.warning("redis unavailable, retrying: %r", exc)
-                await asyncio.sleep(REDIS_RETRY_S)
-
-    def _decode(self, topic: str, raw: bytes | None) -> ViewEntry | None:
-        try:
-            return self._entry[topic](raw)
-        except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
-            log.warning("skipping undecodable record on %s: %s", topic, exc)
-            return None
+        log.info(
+            "view %s: positions for %d partitions: %s",
+            self._view_prefix, len(partitions), offsets or "from the start",
+        )  # fmt: skip
 
     async def step(self) -> int:
-        """Apply one batch from the log; returns how many records it read."""
+        """Apply one batch from the log; returns how many records it applied."""
         batch = await self.consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
         if not batch:
             return 0
-        if self._written - (await self._retry(self.view.offsets)).keys():
-            # The view was thrown away under us: rebuild it from the start of the log.
-            log.warning("the view lost its offsets; rebuilding from the start of the log")
-            self._written.clear()
+        entries, offsets = view_entries(self.topics, batch)
+        try:
+            await retry_redis(
+                self.view.apply_batch,
+                entries,
+                offsets,
+                view=self._view_prefix,
+                only_if_active=True,
+                still_there=next(iter(self._written), ""),
+            )
+        except StalePosition:
+            # The view was switched (rebuild-view) or thrown away (a flushed Redis): read our
+            # position again, which for a lost view is the start of the log.
+            log.warning("the view moved or lost its offsets; reading the log from its position")
             await self._seek_to_view(list(self.consumer.assignment()))
             return 0
-        entries: list[ViewEntry] = []
-        offsets: dict[str, int] = {}
-        commits: dict[TopicPartition, int] = {}
-        for tp, records in batch.items():
-            for record in records:
-                entry = self._decode(tp.topic, record.value)
-                if entry is not None:
-                    entries.append(entry)
-            offsets[_field(tp)] = commits[tp] = records[-1].offset + 1
-        await self._retry(self.view.apply_batch, entries, offsets)
         self._written |= offsets.keys()
+        commits = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         try:  # for lag monitoring only: the view's own offsets are the ones that count
             await self.consumer.commit(commits)
         except Exception as exc:

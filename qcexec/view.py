@@ -1,15 +1,18 @@
 """The Redis view the API reads: one document per task, already in the GET response shape.
 
-Every write goes through Lua scripts that compare ranks (queued < running < terminal), so the
-view never moves backwards and the first terminal outcome of a task is kept: a late duplicate
-from an at-least-once redelivery changes nothing. The materializer stores the log offsets it
-has applied in the same transaction as the documents, so the view and its position in the log
-never disagree, and a view that lost its offsets (a flushed Redis) is rebuilt from the start
-of the log.
+Every write goes through Lua scripts that order a task's states by (generation, rank), with
+rank queued < running < terminal, and never let a terminal outcome give way to a pending state.
+So the view never moves backwards; the first terminal outcome of a generation is kept (a late
+duplicate from an at-least-once redelivery changes nothing), and a replay's newer outcome
+replaces an older one only once it is there.
 
-Keys, under the view's prefix: ``task:{id}`` (hash: rank, doc, owner, cancel), ``index:{owner}``
-(sorted set of task ids by submission time, newest last), ``offsets`` (hash), and the pub/sub
-channel ``done`` that carries the id of every task that reached a terminal state.
+The view lives under a *view prefix*; the key ``{base}active`` names the one in use (the base
+prefix itself when unset), and every script resolves it, so ``rebuild-view`` can build a new
+view beside the live one and switch in one step. Under a view prefix: ``task:{id}`` (hash: rank,
+gen, doc, owner, cancel), ``index:{owner}`` (task ids by submission time) and ``offsets`` (the
+next log offset per ``topic:partition``, written in the same script as the documents, so the
+view and its position in the log never disagree). Under the base prefix: the pub/sub channel
+``done`` (ids of tasks that reached a terminal state), idempotency keys and rate-limit buckets.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,79 +36,150 @@ PENDING_MESSAGE = "Task is still in progress."
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = 0, 1, 2
 TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 
-# ARGV: rank, doc, ttl, owner ('' for none), score, prefix, task id. Sets the document when it
-# moves the task forward, and indexes the task under its owner.
-_STORE = """
-local function store(key, argv)
-  redis.call('HSET', key, 'rank', argv[1], 'doc', argv[2])
-  if argv[4] ~= '' then redis.call('HSET', key, 'owner', argv[4]) end
-  if tonumber(argv[3]) > 0 then redis.call('EXPIRE', key, argv[3]) end
-  local owner = redis.call('HGET', key, 'owner') or ''
-  redis.call('ZADD', argv[6] .. 'index:' .. owner, argv[5], argv[7])
-  if tonumber(argv[1]) >= 2 then redis.call('PUBLISH', argv[6] .. 'done', argv[7]) end
+_ACTIVE = """
+local function active(base)
+  return redis.call('GET', base .. 'active') or base
 end
 """
 
-_WRITE = (
-    _STORE
+# An entry is seven values: task id, rank, generation, doc, owner ('' for none), score, ttl.
+_STORE = """
+local function advances(key, rank, gen)
+  local current = redis.call('HMGET', key, 'rank', 'gen')
+  if not current[1] then return true end
+  local crank, cgen = tonumber(current[1]), tonumber(current[2] or '0')
+  if crank >= 2 and rank < 2 then return false end
+  if gen ~= cgen then return gen > cgen end
+  return rank > crank
+end
+
+local function store(base, view, e)
+  local key = view .. 'task:' .. e[1]
+  local rank, gen = tonumber(e[2]), tonumber(e[3])
+  if not advances(key, rank, gen) then return 0 end
+  redis.call('HSET', key, 'rank', rank, 'gen', gen, 'doc', e[4])
+  if e[5] ~= '' then redis.call('HSET', key, 'owner', e[5]) end
+  if tonumber(e[7]) > 0 then redis.call('EXPIRE', key, e[7]) end
+  local owner = redis.call('HGET', key, 'owner') or ''
+  redis.call('ZADD', view .. 'index:' .. owner, e[6], e[1])
+  if rank >= 2 then redis.call('PUBLISH', base .. 'done', e[1]) end
+  return 1
+end
+"""
+
+# KEYS: none. ARGV: base, target view prefix ('' for the active one), whether the target must
+# be the active view ('1'/'0'), an offsets field that must still be there ('' for none), the
+# number of offsets, then field/offset pairs, then entries. Returns -1 when a condition failed
+# (the caller re-reads its position), else the number of entries that moved a task forward.
+_APPLY = (
+    _ACTIVE
+    + _STORE
     + """
-local current = redis.call('HGET', KEYS[1], 'rank')
-if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
-store(KEYS[1], ARGV)
-return 1
+local base = ARGV[1]
+local view = ARGV[2]
+if view == '' then view = active(base) end
+if ARGV[3] == '1' and active(base) ~= view then return -1 end
+if ARGV[4] ~= '' and redis.call('HEXISTS', view .. 'offsets', ARGV[4]) == 0 then return -1 end
+local n = tonumber(ARGV[5])
+local i = 6
+for _ = 1, n do
+  redis.call('HSET', view .. 'offsets', ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local moved = 0
+while i <= #ARGV do
+  moved = moved + store(base, view, {unpack(ARGV, i, i + 6)})
+  i = i + 7
+end
+return moved
 """
 )
 
-# A processor about to run a task: 'done' when the task already has its outcome (a redelivery),
-# 'cancelled' when a client cancelled it before it started, else it becomes 'running'.
+# ARGV: base, then one entry (the running state). 'done' when the task already has an outcome
+# of this generation or a newer one (a redelivery), 'cancelled' when a client cancelled it
+# before it started, else it becomes 'running'.
 _CLAIM = (
-    _STORE
+    _ACTIVE
+    + _STORE
     + """
-local current = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
-if current >= 2 then return 'done' end
-if redis.call('HEXISTS', KEYS[1], 'cancel') == 1 then return 'cancelled' end
-if current < tonumber(ARGV[1]) then store(KEYS[1], ARGV) end
+local base = ARGV[1]
+local view = active(base)
+local key = view .. 'task:' .. ARGV[2]
+local current = redis.call('HMGET', key, 'rank', 'gen', 'cancel')
+local gen = tonumber(ARGV[4])
+if current[1] and tonumber(current[1]) >= 2 and tonumber(current[2] or '0') >= gen then
+  return 'done'
+end
+if current[3] and tonumber(current[3]) >= gen then return 'cancelled' end
+store(base, view, {unpack(ARGV, 2, 8)})
 return 'run'
 """
 )
 
-# ARGV: owner ('' for none), time of the request. -1: no such task (for this owner),
-# otherwise the task's rank when the request was recorded (terminal tasks are left alone).
-_CANCEL = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if (redis.call('HGET', KEYS[1], 'owner') or '') ~= ARGV[1] then return -1 end
-local rank = tonumber(redis.call('HGET', KEYS[1], 'rank'))
-if rank < 2 then redis.call('HSET', KEYS[1], 'cancel', ARGV[2]) end
-return rank
+# ARGV: base, task id, owner ('' for none). Returns {rank, doc}; rank -1: no such task (for
+# this owner). A task not yet terminal is marked cancelled for its current generation.
+_CANCEL = (
+    _ACTIVE
+    + """
+local key = active(ARGV[1]) .. 'task:' .. ARGV[2]
+local found = redis.call('HMGET', key, 'rank', 'gen', 'doc', 'owner')
+if not found[1] or (found[4] or '') ~= ARGV[3] then return {-1, ''} end
+local rank = tonumber(found[1])
+if rank < 2 then redis.call('HSET', key, 'cancel', found[2] or '0') end
+return {rank, found[3]}
 """
+)
+
+# ARGV: base, task id. Returns {doc, owner} or {} when unknown.
+_GET = (
+    _ACTIVE
+    + """
+local found = redis.call('HMGET', active(ARGV[1]) .. 'task:' .. ARGV[2], 'doc', 'owner')
+if not found[1] then return {} end
+return {found[1], found[2] or ''}
+"""
+)
 
 
 @dataclass(frozen=True)
 class ViewEntry:
     task_id: str
     rank: int
+    generation: int
     doc: bytes
     owner: str | None
     submitted_at: datetime
 
+    def args(self, ttl_s: int) -> list[Any]:
+        score = self.submitted_at.timestamp() * 1e6  # microseconds: newest first, few ties
+        return [
+            self.task_id, self.rank, self.generation, self.doc, self.owner or "", score, ttl_s
+        ]  # fmt: skip
 
-def _common(
-    event: TaskSubmitted | TaskResult, state: str, **moments: datetime | None
-) -> dict[str, Any]:
-    times = {name: value.isoformat() for name, value in moments.items() if value is not None}
-    return {
+
+def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> dict[str, Any]:
+    doc = {
         "task_id": event.task_id,
         "state": state,
         "shots": event.shots,
         "seed": event.seed,
         "submitted_at": event.submitted_at.isoformat(),
-        **times,
     }
+    doc |= {name: value.isoformat() for name, value in moments.items() if value is not None}
+    if event.generation:
+        doc["generation"] = event.generation
+    return doc
+
+
+def _entry(event: TaskSubmitted | TaskResult, rank: int, doc: dict[str, Any]) -> ViewEntry:
+    return ViewEntry(
+        event.task_id, rank, event.generation, orjson.dumps(doc), event.owner, event.submitted_at
+    )
 
 
 def submitted_entry(event: TaskSubmitted) -> ViewEntry:
     doc = {"status": "pending", "message": PENDING_MESSAGE, **_common(event, "queued")}
-    return ViewEntry(event.task_id, RANK_QUEUED, orjson.dumps(doc), event.owner, event.submitted_at)
+    return _entry(event, RANK_QUEUED, doc)
 
 
 def running_entry(event: TaskSubmitted, started_at: datetime, processor: str) -> ViewEntry:
@@ -115,9 +189,7 @@ def running_entry(event: TaskSubmitted, started_at: datetime, processor: str) ->
         **_common(event, "running", started_at=started_at),
         "processor": processor,
     }
-    return ViewEntry(
-        event.task_id, RANK_RUNNING, orjson.dumps(doc), event.owner, event.submitted_at
-    )
+    return _entry(event, RANK_RUNNING, doc)
 
 
 def result_entry(event: TaskResult) -> ViewEntry:
@@ -136,9 +208,7 @@ def result_entry(event: TaskResult) -> ViewEntry:
         }
     doc |= _common(event, event.status, started_at=event.started_at, finished_at=event.finished_at)
     doc |= {"duration_ms": round(event.duration_ms, 3), "processor": event.processor}
-    return ViewEntry(
-        event.task_id, RANK_TERMINAL, orjson.dumps(doc), event.owner, event.submitted_at
-    )
+    return _entry(event, RANK_TERMINAL, doc)
 
 
 @dataclass(frozen=True)
@@ -153,88 +223,123 @@ class TaskRecord:
         return orjson.loads(self.doc)["state"]
 
 
+class StalePosition(Exception):
+    """The view switched or lost its offsets since the writer last read its position."""
+
+
 class TaskView:
     def __init__(self, redis: Redis, prefix: str = "qc:", ttl_s: int = 0) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.prefix = prefix  # the base prefix
         self.ttl_s = ttl_s
-        self._write = redis.register_script(_WRITE)
+        self._apply = redis.register_script(_APPLY)
         self._claim = redis.register_script(_CLAIM)
         self._cancel = redis.register_script(_CANCEL)
-
-    def key(self, task_id: str) -> str:
-        return f"{self.prefix}task:{task_id}"
-
-    @property
-    def offsets_key(self) -> str:
-        return f"{self.prefix}offsets"
+        self._get = redis.register_script(_GET)
 
     @property
     def done_channel(self) -> str:
         return f"{self.prefix}done"
 
-    def _args(self, entry: ViewEntry) -> list[Any]:
-        score = entry.submitted_at.timestamp() * 1e6  # microseconds: newest first, few ties
-        return [
-            entry.rank, entry.doc, self.ttl_s, entry.owner or "", score, self.prefix, entry.task_id
-        ]  # fmt: skip
+    @property
+    def active_key(self) -> str:
+        return f"{self.prefix}active"
+
+    async def active_prefix(self) -> str:
+        active = await self.redis.get(self.active_key)
+        return active.decode() if active else self.prefix
 
     async def get(self, task_id: str, owner: str | None = None) -> TaskRecord | None:
         """The task as the view holds it, or None when it has never heard of it (or the task
         belongs to someone else)."""
-        doc, stored_owner = await self.redis.hmget(self.key(task_id), ["doc", "owner"])
-        found_owner = stored_owner.decode() if stored_owner else ""
-        if doc is None or found_owner != (owner or ""):
+        found = await self._get(args=[self.prefix, task_id])
+        if not found or found[1].decode() != (owner or ""):
             return None
-        return TaskRecord(doc, found_owner)
+        return TaskRecord(found[0], found[1].decode())
 
     async def apply(self, entry: ViewEntry) -> bool:
-        """Write one entry unless the view already holds the task at the same or a later rank."""
-        return bool(await self._write(keys=[self.key(entry.task_id)], args=self._args(entry)))
+        """Write one entry unless the view already holds the task as far or further."""
+        return bool(await self.apply_batch([entry]))
 
-    async def apply_batch(self, entries: Iterable[ViewEntry], offsets: dict[str, int]) -> None:
-        """Apply entries and record the log offsets they came from, all or nothing."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for entry in entries:
-                keys = [self.key(entry.task_id)]
-                await self._write(keys=keys, args=self._args(entry), client=pipe)
-            if offsets:
-                pipe.hset(self.offsets_key, mapping=offsets)
-            await pipe.execute()
+    async def apply_batch(
+        self,
+        entries: Sequence[ViewEntry],
+        offsets: dict[str, int] | None = None,
+        *,
+        view: str = "",
+        only_if_active: bool = False,
+        still_there: str = "",
+    ) -> int:
+        """Apply entries (and the log offsets they came from) in one atomic step, to ``view``
+        (the active view by default). With ``only_if_active``, or a ``still_there`` offsets
+        field, raises :class:`StalePosition` instead of writing when the view has switched
+        or lost its offsets. Returns how many entries moved a task forward."""
+        args: list[Any] = [self.prefix, view, "1" if only_if_active else "0", still_there]
+        args.append(len(offsets or {}))
+        for field, offset in (offsets or {}).items():
+            args += [field, offset]
+        for entry in entries:
+            args += entry.args(self.ttl_s)
+        moved = int(await self._apply(args=args))
+        if moved < 0:
+            raise StalePosition()
+        return moved
 
     async def claim(self, entry: ViewEntry) -> str:
         """``run``, ``cancelled`` or ``done``: see ``_CLAIM``. ``entry`` is the running state."""
-        result = await self._claim(keys=[self.key(entry.task_id)], args=self._args(entry))
+        result = await self._claim(args=[self.prefix, *entry.args(self.ttl_s)])
         return result.decode() if isinstance(result, bytes) else str(result)
 
-    async def request_cancel(self, task_id: str, owner: str | None, at: datetime) -> int:
-        """Record a cancellation; returns the task's rank then, or -1 when there is no task."""
-        args = [owner or "", at.isoformat()]
-        return int(await self._cancel(keys=[self.key(task_id)], args=args))
+    async def request_cancel(self, task_id: str, owner: str | None) -> tuple[int, bytes]:
+        """Record a cancellation: the task's rank then (-1: no such task) and its document."""
+        rank, doc = await self._cancel(args=[self.prefix, task_id, owner or ""])
+        return int(rank), doc
 
-    async def offsets(self) -> dict[str, int]:
-        """Next offset to read per ``topic:partition``, as the view last recorded it."""
-        raw = await self.redis.hgetall(self.offsets_key)
+    async def offsets(self, view: str | None = None) -> dict[str, int]:
+        """Next offset to read per ``topic:partition``, as that view (the active one by
+        default) last recorded it."""
+        view = view if view is not None else await self.active_prefix()
+        raw = await self.redis.hgetall(f"{view}offsets")
         return {field.decode(): int(value) for field, value in raw.items()}
+
+    async def switch(self, view: str) -> str:
+        """Make ``view`` the active view; returns the one it replaced."""
+        previous = await self.redis.getset(self.active_key, view)
+        return previous.decode() if previous else self.prefix
+
+    async def drop(self, view: str) -> int:
+        """Delete the documents, index and offsets of a view that is no longer active."""
+        if view == await self.active_prefix():
+            raise ValueError(f"{view!r} is the active view")
+        deleted = await self.redis.unlink(f"{view}offsets")
+        for pattern in (f"{view}task:*", f"{view}index:*"):
+            batch: list[bytes] = []
+            async for key in self.redis.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) == 500:
+                    deleted += await self.redis.unlink(*batch)
+                    batch.clear()
+            if batch:
+                deleted += await self.redis.unlink(*batch)
+        return deleted
 
     async def page(
         self, owner: str | None, limit: int, before: float | None, state: str | None
     ) -> tuple[list[dict[str, Any]], float | None]:
         """Tasks newest first, submitted strictly before ``before`` (a score), optionally only
         in one state; returns them and the cursor of the next page (None at the end)."""
-        index = f"{self.prefix}index:{owner or ''}"
+        view = await self.active_prefix()
+        index = f"{view}index:{owner or ''}"
         found: list[dict[str, Any]] = []
-        upper: str = f"({before}" if before is not None else "+inf"
+        upper = f"({before}" if before is not None else "+inf"
         scan = max(limit, 50)
-        while len(found) < limit:
+        while True:
             rows = await self.redis.zrevrangebyscore(
                 index, upper, "-inf", start=0, num=scan, withscores=True
             )
-            if not rows:
-                return found, None
             async with self.redis.pipeline(transaction=False) as pipe:
                 for task_id, _ in rows:
-                    pipe.hget(self.key(task_id.decode()), "doc")
+                    pipe.hget(f"{view}task:{task_id.decode()}", "doc")
                 docs = await pipe.execute()
             for (_, score), doc in zip(rows, docs, strict=True):
                 upper = f"({score}"
@@ -247,7 +352,6 @@ class TaskView:
                         return found, score
             if len(rows) < scan:
                 return found, None
-        return found, None
 
     @contextlib.asynccontextmanager
     async def notifications(self) -> AsyncIterator[Notifier]:
@@ -295,7 +399,7 @@ class Notifier:
                 future.set_result(None)
 
     @contextlib.contextmanager
-    def waiter(self, task_id: str):
+    def waiter(self, task_id: str) -> Iterator[asyncio.Future[None]]:
         """A future set when the task is announced terminal; register before reading the view,
         so that no announcement falls between the read and the wait."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

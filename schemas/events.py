@@ -67,6 +67,12 @@ class TaskSubmitted(Event):
     owner: str | None = Field(
         default=None, description="Who submitted it: a digest of the API key, never the key."
     )
+    generation: int = Field(
+        default=0,
+        ge=0,
+        description="0 when submitted; a replay re-publishes the record with a larger number "
+        "(its start time in ms), and the newest generation's outcome is the one shown.",
+    )
 
 
 class TaskError(BaseModel):
@@ -95,6 +101,7 @@ class TaskResult(Event):
     shots: int
     seed: int
     owner: str | None = None
+    generation: int = Field(default=0, ge=0, description="The submission's generation.")
     submitted_at: datetime
     started_at: datetime | None = Field(description="None when cancelled before it started.")
     finished_at: datetime
