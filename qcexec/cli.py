@@ -1,24 +1,137 @@
-"""The ``qcexec`` command: operate the service from a terminal."""
+"""The ``qcexec`` command: operate the service from a terminal.
+
+``submit`` and ``status`` talk to the HTTP API (QCEXEC_URL, QCEXEC_API_KEY); ``topics create``,
+``replay`` and ``rebuild-view`` talk to the log and Redis directly (KAFKA_BOOTSTRAP_SERVERS,
+REDIS_HOST, ...), as the operator's tools.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
+import httpx
 import typer
+from redis.asyncio import Redis
 from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
+from qcexec.log import reader, writer
+from qcexec.rebuild import rebuild_view
+from qcexec.replay import parse_position, replay
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
+from qcexec.view import TERMINAL_STATES, TaskView
 
-app = typer.Typer(help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.")
-topics_app = typer.Typer(help="The service's topics.")
+app = typer.Typer(
+    help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+topics_app = typer.Typer(help="The service's topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
-console = Console()
+console = Console(highlight=False)
+
+POLL_S = 10  # each long-poll of ``submit --wait``
+
+
+def _api(settings: Settings) -> httpx.Client:
+    headers = (
+        {"Authorization": f"Bearer {settings.qcexec_api_key}"} if settings.qcexec_api_key else {}
+    )
+    return httpx.Client(base_url=settings.qcexec_url, headers=headers, timeout=POLL_S + 10)
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body, or exit with the API's own message for a 4xx/5xx."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text}
+    if response.status_code >= 400:
+        message = body.get("message") or body.get("detail") or body
+        console.print(f"[red]{response.status_code}[/red] {message}")
+        raise typer.Exit(1)
+    return body
+
+
+def histogram(counts: dict[str, int], width: int = 40) -> Table:
+    """Counts as horizontal bars, most frequent outcome first."""
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(justify="right", style="bold")
+    table.add_column()
+    table.add_column(justify="right")
+    total = sum(counts.values()) or 1
+    top = max(counts.values(), default=1)
+    for outcome, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        bar = "█" * max(1, round(width * count / top))
+        table.add_row(outcome, f"[cyan]{bar}[/cyan]", f"{count} ({count / total:.1%})")
+    return table
+
+
+def _show(task: dict[str, Any]) -> None:
+    state = task.get("state", task.get("status"))
+    console.print(f"task {task['task_id']}: [bold]{state}[/bold]")
+    if task.get("status") == "completed":
+        console.print(histogram(task["result"]))
+    elif task.get("status") == "error":
+        console.print(f"[red]{task['message']}[/red]")
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="OpenQASM 3 file.")],
+    shots: Annotated[
+        int | None, typer.Option(help="Shots (the service's default if unset).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Simulator seed, for repeatable counts.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait and print the counts.")] = False,
+    timeout: Annotated[float, typer.Option(help="Longest wait in seconds.")] = 600,
+) -> None:
+    """Submit a program; prints its task id, and with --wait its outcome as a histogram."""
+    settings = Settings()
+    body: dict[str, Any] = {"qc": file.read_text()}
+    body |= {name: value for name, value in (("shots", shots), ("seed", seed)) if value is not None}
+    with _api(settings) as api:
+        task_id = _answer(api.post("/tasks", json=body))["task_id"]
+        console.print(f"task {task_id} accepted")
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        with console.status("queued") as status:
+            while True:
+                task = _answer(api.get(f"/tasks/{task_id}", params={"wait": POLL_S}))
+                state = task.get("state", "queued")
+                if state in TERMINAL_STATES or task["status"] != "pending":
+                    break
+                if time.monotonic() > deadline:
+                    console.print(f"[yellow]still {state} after {timeout:g} s[/yellow]")
+                    raise typer.Exit(2)
+                status.update(state)
+    _show(task)
+    if task["status"] != "completed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(task_id: str, json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a task as the API answers it."""
+    with _api(Settings()) as api:
+        task = _answer(api.get(f"/tasks/{task_id}"))
+    if json:
+        console.print_json(data=task)
+    else:
+        _show(task)
 
 
 @topics_app.command("create")
 def topics_create(
-    partitions: int | None = typer.Option(None, help="Partitions per topic (QC_TOPIC_PARTITIONS)."),
+    partitions: Annotated[
+        int | None, typer.Option(help="Partitions per topic (QC_TOPIC_PARTITIONS).")
+    ] = None,
 ) -> None:
     """Create the topics with their settings; existing topics are left as they are."""
     settings = Settings()
@@ -27,11 +140,80 @@ def topics_create(
             settings.kafka_bootstrap_servers,
             settings.topics,
             partitions or settings.qc_topic_partitions,
+            settings.qc_topic_replication,
         )
     )
     for spec in settings.topics.specs():
         state = "created" if spec.name in created else "exists"
         console.print(f"{spec.name}: {state}")
+
+
+@app.command("replay")
+def replay_command(
+    start: Annotated[
+        str, typer.Option("--from", help="ISO 8601 time (UTC if no zone) or offset, included.")
+    ],
+    stop: Annotated[
+        str | None, typer.Option("--to", help="ISO 8601 time or offset, excluded; default: now.")
+    ] = None,
+) -> None:
+    """Run again the circuits on qc.submitted in a range; their new results replace the old."""
+    settings = Settings()
+    topic = settings.topics.submitted
+
+    async def run():
+        async with reader(settings.kafka_bootstrap_servers, [topic]) as consumer:
+            async with writer(settings.kafka_bootstrap_servers) as producer:
+                with console.status("replaying") as shown:
+                    return await replay(
+                        consumer,
+                        producer,
+                        topic,
+                        parse_position(start),
+                        parse_position(stop) if stop else None,
+                        progress=lambda n: shown.update(f"replaying: {n} republished"),
+                    )
+
+    done = asyncio.run(run())
+    table = Table("partition", "from offset", "to offset (excluded)", title=topic)
+    for partition, (first, end) in sorted(done.ranges.items()):
+        table.add_row(str(partition), str(first), str(end))
+    console.print(table)
+    console.print(
+        f"{len(done.republished)} task(s) republished as generation {done.generation}"
+        f" ({done.skipped} record(s) skipped)"
+    )
+
+
+@app.command("rebuild-view")
+def rebuild_view_command() -> None:
+    """Rebuild the Redis view from the whole log beside the live one, then switch to it."""
+    settings = Settings()
+    topics = settings.topics
+
+    async def run():
+        redis = Redis.from_url(settings.redis_url)
+        view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
+        try:
+            async with reader(
+                settings.kafka_bootstrap_servers, [topics.submitted, topics.results]
+            ) as consumer:
+                with Progress(console=console, transient=True) as progress:
+                    bar = progress.add_task("reading the log", total=None)
+                    return await rebuild_view(
+                        consumer,
+                        view,
+                        topics,
+                        progress=lambda n, total: progress.update(bar, completed=n, total=total),
+                    )
+        finally:
+            await redis.aclose()
+
+    done = asyncio.run(run())
+    console.print(
+        f"view {done.view} is active: {done.records} records read; "
+        f"{done.replaced} replaced ({done.deleted_keys} keys deleted)"
+    )
 
 
 def main() -> None:

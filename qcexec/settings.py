@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     qc_task_time_limit_ms: int = 300_000
     qc_task_max_memory_mb: int = 4096
 
+    # The command-line tool (qcexec submit/status).
+    qcexec_url: str = Field(default="http://127.0.0.1:8000", description="The API qcexec calls.")
+    qcexec_api_key: str = Field(default="", description="API key qcexec sends, if any.")
+
     # Processor.
     processor_id: str = "qcexec-processor"
     processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)

@@ -8,7 +8,8 @@ replaces an older one only once it is there.
 
 The view lives under a *view prefix*; the key ``{base}active`` names the one in use (the base
 prefix itself when unset), and every script resolves it, so ``rebuild-view`` can build a new
-view beside the live one and switch in one step. Under a view prefix: ``task:{id}`` (hash: rank,
+view beside the live one (``{base}building`` names it: live writes go to both) and switch in
+one step once it has caught up. Under a view prefix: ``task:{id}`` (hash: rank,
 gen, doc, owner, cancel), ``index:{owner}`` (task ids by submission time) and ``offsets`` (the
 next log offset per ``topic:partition``, written in the same script as the documents, so the
 view and its position in the log never disagree). Under the base prefix: the pub/sub channel
@@ -39,6 +40,14 @@ TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 _ACTIVE = """
 local function active(base)
   return redis.call('GET', base .. 'active') or base
+end
+
+-- The views a live write goes to: the active one, and the one being rebuilt if any.
+local function live(base)
+  local views = {active(base)}
+  local building = redis.call('GET', base .. 'building')
+  if building and building ~= views[1] then views[2] = building end
+  return views
 end
 """
 
@@ -76,8 +85,9 @@ _APPLY = (
     + _STORE
     + """
 local base = ARGV[1]
-local view = ARGV[2]
-if view == '' then view = active(base) end
+local views = {ARGV[2]}
+if ARGV[2] == '' then views = live(base) end
+local view = views[1]
 if ARGV[3] == '1' and active(base) ~= view then return -1 end
 if ARGV[4] ~= '' and redis.call('HEXISTS', view .. 'offsets', ARGV[4]) == 0 then return -1 end
 local n = tonumber(ARGV[5])
@@ -88,7 +98,9 @@ for _ = 1, n do
 end
 local moved = 0
 while i <= #ARGV do
-  moved = moved + store(base, view, {unpack(ARGV, i, i + 6)})
+  local entry = {unpack(ARGV, i, i + 6)}
+  moved = moved + store(base, view, entry)
+  if views[2] then store(base, views[2], entry) end
   i = i + 7
 end
 return moved
@@ -111,7 +123,7 @@ if current[1] and tonumber(current[1]) >= 2 and tonumber(current[2] or '0') >= g
   return 'done'
 end
 if current[3] and tonumber(current[3]) >= gen then return 'cancelled' end
-store(base, view, {unpack(ARGV, 2, 8)})
+for _, each in ipairs(live(base)) do store(base, each, {unpack(ARGV, 2, 8)}) end
 return 'run'
 """
 )
@@ -121,12 +133,36 @@ return 'run'
 _CANCEL = (
     _ACTIVE
     + """
-local key = active(ARGV[1]) .. 'task:' .. ARGV[2]
+local views = live(ARGV[1])
+local key = views[1] .. 'task:' .. ARGV[2]
 local found = redis.call('HMGET', key, 'rank', 'gen', 'doc', 'owner')
 if not found[1] or (found[4] or '') ~= ARGV[3] then return {-1, ''} end
 local rank = tonumber(found[1])
-if rank < 2 then redis.call('HSET', key, 'cancel', found[2] or '0') end
+if rank < 2 then
+  for _, view in ipairs(views) do
+    redis.call('HSET', view .. 'task:' .. ARGV[2], 'cancel', found[2] or '0')
+  end
+end
 return {rank, found[3]}
+"""
+)
+
+# ARGV: base, the view to switch to. Switches only when that view has read every partition at
+# least as far as the active one (so no answer goes backwards), and stops live writes to it as
+# a view being built. Returns the view it replaced, or false when not caught up yet.
+_SWITCH = (
+    _ACTIVE
+    + """
+local base, target = ARGV[1], ARGV[2]
+local current = active(base)
+local ahead = redis.call('HGETALL', current .. 'offsets')
+for i = 1, #ahead, 2 do
+  local mine = redis.call('HGET', target .. 'offsets', ahead[i])
+  if not mine or tonumber(mine) < tonumber(ahead[i + 1]) then return false end
+end
+redis.call('SET', base .. 'active', target)
+redis.call('DEL', base .. 'building')
+return current
 """
 )
 
@@ -236,6 +272,7 @@ class TaskView:
         self._claim = redis.register_script(_CLAIM)
         self._cancel = redis.register_script(_CANCEL)
         self._get = redis.register_script(_GET)
+        self._switch = redis.register_script(_SWITCH)
 
     @property
     def done_channel(self) -> str:
@@ -302,10 +339,22 @@ class TaskView:
         raw = await self.redis.hgetall(f"{view}offsets")
         return {field.decode(): int(value) for field, value in raw.items()}
 
-    async def switch(self, view: str) -> str:
-        """Make ``view`` the active view; returns the one it replaced."""
-        previous = await self.redis.getset(self.active_key, view)
-        return previous.decode() if previous else self.prefix
+    async def start_building(self, view: str) -> None:
+        """Send live writes (submissions written through, claims, cancellations) to ``view``
+        too while it is being built, so that it misses nothing the active view has."""
+        await self.redis.set(f"{self.prefix}building", view)
+
+    async def stop_building(self, view: str) -> None:
+        """Stop sending live writes to ``view`` (a rebuild that did not finish)."""
+        key = f"{self.prefix}building"
+        if await self.redis.get(key) == view.encode():
+            await self.redis.delete(key)
+
+    async def switch(self, view: str) -> str | None:
+        """Make ``view`` the active view if it has read the log at least as far as the active
+        one; returns the view it replaced, or None when ``view`` is still behind."""
+        previous = await self._switch(args=[self.prefix, view])
+        return previous.decode() if previous else None
 
     async def drop(self, view: str) -> int:
         """Delete the documents, index and offsets of a view that is no longer active."""

@@ -6,11 +6,21 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from qcexec.view import result_entry, submitted_entry
-from schemas.__main__ import rendered
-from schemas.events import TaskError, TaskResult, TaskSubmitted
+from schemas.__main__ import ASYNCAPI, rendered
+from schemas.events import (
+    DeadLetter,
+    Event,
+    TaskCancelRequested,
+    TaskError,
+    TaskResult,
+    TaskSubmitted,
+)
+from schemas.topics import Topics
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SUBMITTED = TaskSubmitted(task_id="t1", qasm="OPENQASM 3.0;", shots=10, seed=1, submitted_at=NOW)
@@ -38,6 +48,53 @@ def test_round_trip_and_headers() -> None:
 def test_a_v1_consumer_reads_a_record_with_an_added_optional_field() -> None:
     record = orjson.loads(SUBMITTED.encode()) | {"priority": "high", "labels": {"team": "a"}}
     assert TaskSubmitted.decode(orjson.dumps(record)) == SUBMITTED
+
+
+def test_a_record_from_before_generations_reads_as_generation_0() -> None:
+    record = orjson.loads(SUBMITTED.encode())
+    del record["generation"]
+    assert TaskSubmitted.decode(orjson.dumps(record)).generation == 0
+
+
+def _examples() -> list[Event]:
+    failed = result(status="failed", error=TaskError(code="invalid_program", message="line 1"))
+    return [
+        SUBMITTED,
+        SUBMITTED.model_copy(update={"generation": 1764000000000, "memory": True}),
+        result(status="completed", counts={"00": 6, "11": 4}, generation=3),
+        failed,
+        TaskCancelRequested(task_id="t1", requested_at=NOW),
+        DeadLetter(
+            topic="qc.submitted",
+            partition=0,
+            offset=7,
+            key=None,
+            value="{",
+            reason="bad JSON",
+            failed_at=NOW,
+        ),
+    ]
+
+
+def test_asyncapi_document_describes_every_topic_and_validates_real_records() -> None:
+    document = yaml.safe_load(ASYNCAPI.read_text())
+    assert document["asyncapi"].startswith("3.")
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert addresses == {spec.name for spec in Topics().specs()}
+    messages = document["components"]["messages"]
+    for event in _examples():
+        name = type(event).model_fields["event"].default
+        (message,) = [m for m in messages.values() if m["title"] == f"{name} v{event.version}"]
+        root = {"components": document["components"]}
+        payload = Draft202012Validator(root | message["payload"])
+        payload.validate(orjson.loads(event.encode()))
+        headers = {key: value.decode() for key, value in event.headers()}
+        Draft202012Validator(message["headers"]).validate(headers)
+    broken = orjson.loads(SUBMITTED.encode()) | {"shots": 0}
+    (submitted,) = [m for m in messages.values() if m["title"] == "qc.submitted v1"]
+    assert not Draft202012Validator(
+        {"components": document["components"]} | submitted["payload"]
+    ).is_valid(broken)
 
 
 def test_completed_needs_counts_and_failed_needs_an_error() -> None:
