@@ -71,6 +71,10 @@ class TaskStatus(BaseModel):
     finished_at: datetime | None = None
     duration_ms: float | None = Field(default=None, description="Time spent running the task.")
     processor: str | None = Field(default=None, description="The processor that ran it.")
+    generation: int | None = Field(
+        default=None,
+        description="Set once `qcexec replay` ran the task again: the replay's generation.",
+    )
     error: dict[str, str] | None = Field(
         default=None, examples=[{"code": "time_limit_exceeded", "message": "..."}]
     )
