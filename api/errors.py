@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from api.submissions import LogUnavailable
 from schemas.qasm import ProgramError
@@ -87,7 +89,19 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A body that is not JSON at all (bytes that are not UTF-8, say) is a 422 in FastAPI's
+    validation shape, like a body that is JSON of the wrong shape; a 400 is kept for programs
+    that are not OpenQASM 3, in the original service's shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        detail = [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not valid JSON."}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ProgramError, _program_error)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(LogUnavailable, _log_unavailable)
