@@ -101,21 +101,25 @@ class Materializer(ConsumerRebalanceListener):
             self._view_prefix, len(partitions), offsets or "from the start",
         )  # fmt: skip
 
+    async def _apply(self, entries: list[ViewEntry], offsets: dict[str, int]) -> int:
+        """Write to our view only while it is the active one and still holds our offsets."""
+        return await self.view.apply_batch(
+            entries,
+            offsets,
+            view=self._view_prefix,
+            only_if_active=True,
+            still_there=next(iter(self._written), ""),
+        )
+
     async def step(self) -> int:
         """Apply one batch from the log; returns how many records it applied."""
         batch = await self.consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
-        if not batch:
-            return 0
         entries, offsets = view_entries(self.topics, batch)
         try:
-            await retry_redis(
-                self.view.apply_batch,
-                entries,
-                offsets,
-                view=self._view_prefix,
-                only_if_active=True,
-                still_there=next(iter(self._written), ""),
-            )
+            if not batch:  # idle: still notice a lost view, so that it is refilled now
+                await retry_redis(self._apply, [], {})
+                return 0
+            await retry_redis(self._apply, entries, offsets)
         except StalePosition:
             # The view was switched (rebuild-view) or thrown away (a flushed Redis): read our
             # position again, which for a lost view is the start of the log.
