@@ -11,7 +11,11 @@ from api.deps import SubmissionsDep, ViewDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    summary="Liveness: the process answers",
+    description="Always 200 while the process serves; restart it when this fails.",
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -19,6 +23,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: the broker and Redis are reachable",
+    description="200 when both answer; 503 otherwise, so a load balancer sends no traffic.",
     responses={503: {"description": "The broker or Redis is not reachable."}},
 )
 async def readyz(submissions: SubmissionsDep, view: ViewDep) -> JSONResponse:

@@ -37,38 +37,59 @@ class TaskRequest(BaseModel):
 
 
 class TaskAccepted(BaseModel):
-    task_id: str
-    message: str = "Task submitted successfully."
+    task_id: str = Field(
+        description="The task's id (a UUID); GET /tasks/{task_id} follows it.",
+        examples=["6f1c2a9e-3b8d-4f0e-9a57-2c1d0b7e4f11"],
+    )
+    message: str = Field(
+        default="Task submitted successfully.", examples=["Task submitted successfully."]
+    )
 
 
 class ProgramErrorDetail(BaseModel):
-    line: int | None
-    column: int | None
-    message: str
+    line: int | None = Field(description="Line where the parser stopped (1-based).", examples=[3])
+    column: int | None = Field(description="Column there (1-based).", examples=[1])
+    message: str = Field(description="What the parser expected.", examples=["missing ';'"])
 
 
 class InvalidProgram(BaseModel):
-    detail: str = "QASM3 code is not valid"
-    errors: list[ProgramErrorDetail]
+    detail: str = Field(default="QASM3 code is not valid", examples=["QASM3 code is not valid"])
+    errors: list[ProgramErrorDetail] = Field(description="Where and why the program was refused.")
 
 
 class TaskStatus(BaseModel):
     """``completed`` with ``result``, ``pending`` with ``message``, or ``error`` with
     ``message`` (a failed or cancelled task: also ``error``); extra fields sit beside them."""
 
-    status: Literal["completed", "pending", "error"] = Field(examples=["completed"])
+    status: Literal["completed", "pending", "error"] = Field(
+        description="The original service's status: pending until the task is terminal; error "
+        "for a failed or cancelled task.",
+        examples=["completed"],
+    )
     result: dict[str, int] | None = Field(
         default=None, description="Counts by Qiskit bit string.", examples=[{"00": 507, "11": 517}]
     )
     memory: list[str] | None = Field(default=None, description="Each shot's outcome, if asked.")
-    message: str | None = Field(default=None, examples=["Task is still in progress."])
-    task_id: str | None = None
-    state: Literal["queued", "running", "completed", "failed", "cancelled"] | None = None
-    shots: int | None = None
-    seed: int | None = None
-    submitted_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    message: str | None = Field(
+        default=None,
+        description="For pending and error: what to tell a person.",
+        examples=["Task is still in progress."],
+    )
+    task_id: str | None = Field(default=None, description="The task's id.")
+    state: Literal["queued", "running", "completed", "failed", "cancelled"] | None = Field(
+        default=None,
+        description="The lifecycle: queued, then running on a processor, then one terminal state.",
+        examples=["running"],
+    )
+    shots: int | None = Field(default=None, description="Shots run.", examples=[1024])
+    seed: int | None = Field(
+        default=None, description="The simulator seed (chosen at submit if none was given)."
+    )
+    submitted_at: datetime | None = Field(default=None, description="Accepted (UTC, ISO 8601).")
+    started_at: datetime | None = Field(
+        default=None, description="A processor started it (absent if cancelled before)."
+    )
+    finished_at: datetime | None = Field(default=None, description="It reached its outcome.")
     duration_ms: float | None = Field(default=None, description="Time spent running the task.")
     processor: str | None = Field(default=None, description="The processor that ran it.")
     generation: int | None = Field(
@@ -76,12 +97,16 @@ class TaskStatus(BaseModel):
         description="Set once `qcexec replay` ran the task again: the replay's generation.",
     )
     error: dict[str, str] | None = Field(
-        default=None, examples=[{"code": "time_limit_exceeded", "message": "..."}]
+        default=None,
+        description="For failed and cancelled tasks: a code (invalid_program, limit_exceeded, "
+        "time_limit_exceeded, out_of_memory, simulation_error, worker_crashed, cancelled) and a "
+        "message.",
+        examples=[{"code": "time_limit_exceeded", "message": "time limit exceeded (300000 ms)"}],
     )
 
 
 class TaskList(BaseModel):
-    tasks: list[TaskStatus]
+    tasks: list[TaskStatus] = Field(description="The caller's tasks, newest first.")
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
@@ -96,7 +121,7 @@ class BatchRequest(BaseModel):
 
 
 class BatchItem(BaseModel):
-    task_id: str | None = None
+    task_id: str | None = Field(default=None, description="Set when this one was accepted.")
     error: dict[str, Any] | None = Field(
         default=None, description="Why this one was not accepted: its HTTP status and detail."
     )
@@ -107,10 +132,13 @@ class BatchAccepted(BaseModel):
 
 
 class CancelAccepted(BaseModel):
-    task_id: str
+    task_id: str = Field(description="The task's id.")
     state: Literal["queued", "running"] = Field(description="The task's state when asked.")
-    message: str
+    message: str = Field(
+        description="What happens next.",
+        examples=["Cancellation requested: the task will not run."],
+    )
 
 
 class Problem(BaseModel):
-    detail: str
+    detail: str = Field(description="What went wrong, for a person.")

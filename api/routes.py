@@ -209,6 +209,8 @@ async def submit_batch(
     "/tasks",
     response_model=TaskList,
     summary="The caller's tasks, newest first",
+    description="A page of the caller's tasks (with API keys, only the key's own), optionally "
+    "in one state; `next_cursor` fetches the next page and is null on the last one.",
 )
 async def list_tasks(
     view: ViewDep,
@@ -235,6 +237,9 @@ async def list_tasks(
     response_model=TaskStatus,
     responses={404: {"model": TaskStatus, "description": "No such task (for this caller)."}},
     summary="The state of a task, with its counts once completed",
+    description="The original service's answer (`status` with `result` or `message`) with the "
+    "lifecycle beside it. With `wait`, answers as soon as the task is terminal (a long-poll), "
+    "or when the wait is over with the pending state.",
 )
 async def get_task(
     task_id: str,
