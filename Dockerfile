@@ -52,20 +52,25 @@ RUN groupadd --system --gid 10001 qcexec \
 
 COPY --from=builder /opt/qcexec/venv /opt/qcexec/venv
 
+# The processor and the materializer serve /metrics and /healthz on port 9100 (each role runs
+# in a container of its own); logs are JSON lines (LOG_FORMAT=auto, no terminal).
 ENV PATH=/opt/qcexec/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     API_HOST=0.0.0.0 \
-    API_PORT=8000
+    API_PORT=8000 \
+    METRICS_HOST=0.0.0.0 \
+    PROCESSOR_METRICS_PORT=9100 \
+    MATERIALIZER_METRICS_PORT=9100
 
 WORKDIR /var/lib/qcexec
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 9100
 
-# For the API role (the default command): liveness, the process answers. curl is not in the
-# slim image, Python is. Other roles override this check (docker-compose.yml) or ignore it
-# (Kubernetes uses its own probes).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('API_PORT', '8000') + '/healthz', timeout=4)"]
+# Liveness of whichever role runs: GET /healthz on the API's port, or on the metrics port of
+# the processor or materializer (503 there when its consume loop stopped ticking). curl is not
+# in the slim image; python -m qcexec.health uses urllib.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "qcexec.health"]
 
 CMD ["python", "-m", "api"]

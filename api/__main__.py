@@ -1,17 +1,21 @@
 """``python -m api``: serve the API with uvicorn on API_HOST:API_PORT."""
 
-import logging
-
 import uvicorn
 
 from api.app import create_app
+from qcexec.logsetup import setup_logging
 from qcexec.settings import Settings
+from qcexec.telemetry import setup_tracing
 
 
 def main() -> None:
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    setup_logging(settings, "api")
+    setup_tracing(settings, "api")
+    # log_config=None: uvicorn's loggers (access log included) go to our root handler.
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+    )
 
 
 if __name__ == "__main__":

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from redis.asyncio import Redis
 
-from api import errors, health, page
+from api import errors, health, metrics, page
 from api.auth import RateLimiter
 from api.limits import BodySizeLimit
+from api.metrics import RequestMetrics
 from api.routes import router
 from api.submissions import SubmissionLog
 from qcexec.settings import Settings
 from qcexec.view import TaskView
+
+#: Requests that get no trace (comma-separated regular expressions, as OpenTelemetry takes them).
+UNTRACED_URLS = "/healthz,/readyz,/metrics"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,8 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=config.api_max_request_bytes)
+    app.add_middleware(RequestMetrics, fastapi_app=app)  # outermost: sees every answer
     errors.install(app)
     app.include_router(router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(page.router)
+    # Server spans (a client's traceparent honoured) around all of it; not for the probes.
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_URLS),
+        exclude_spans=["receive", "send"],
+    )
     return app

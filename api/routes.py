@@ -68,7 +68,10 @@ async def _write_through(view: TaskView, events: list[TaskSubmitted]) -> None:
     try:
         await view.apply_batch([submitted_entry(event) for event in events], {})
     except (RedisError, OSError) as exc:
-        log.warning("pending state of %d task(s) not written through: %r", len(events), exc)
+        about = {"task_id": events[0].task_id} if len(events) == 1 else {}
+        log.warning(
+            "pending state of %d task(s) not written through: %r", len(events), exc, extra=about
+        )
 
 
 def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import SpanKind, StatusCode
 
+from qcexec import metrics, telemetry
 from schemas.events import TaskCancelRequested, TaskSubmitted
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
+
+
+def _about(event: TaskSubmitted | TaskCancelRequested) -> dict[str, str]:
+    return {"task_id": event.task_id}
 
 
 class LogUnavailable(Exception):
@@ -85,22 +92,44 @@ class SubmissionLog:
         """Return once the broker acknowledged the record; raise LogUnavailable otherwise."""
         if self._producer is None:
             raise LogUnavailable("not connected to the broker")
-        topic = (
-            self.topics.submitted if isinstance(event, TaskSubmitted) else self.topics.cancellations
-        )
-        try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    topic,
-                    value=event.encode(),
-                    key=event.task_id.encode(),
-                    headers=event.headers(),
-                ),
-                timeout=self.timeout_s,
-            )
-        except (TimeoutError, KafkaError) as exc:
-            log.warning("task %s not accepted: %r", event.task_id, exc)
-            raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+        producer = self._producer
+        submission = isinstance(event, TaskSubmitted)
+        topic = self.topics.submitted if submission else self.topics.cancellations
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": topic,
+            "qcexec.task_id": event.task_id,
+        }
+        with telemetry.tracer().start_as_current_span(
+            f"{topic} publish", kind=SpanKind.PRODUCER, attributes=attributes
+        ) as span:
+            start = time.perf_counter()
+            try:
+                await asyncio.wait_for(
+                    producer.send_and_wait(
+                        topic,
+                        value=event.encode(),
+                        key=event.task_id.encode(),
+                        headers=event.headers(telemetry.trace_headers()),
+                    ),
+                    timeout=self.timeout_s,
+                )
+            except (TimeoutError, KafkaError) as exc:
+                if submission:
+                    metrics.api_submit_duration.labels("unavailable").observe(
+                        time.perf_counter() - start
+                    )
+                span.set_status(StatusCode.ERROR, "not acknowledged by the broker")
+                log.warning("task %s not accepted: %r", event.task_id, exc, extra=_about(event))
+                raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+            if submission:
+                metrics.api_submit_duration.labels("accepted").observe(time.perf_counter() - start)
+                log.info(
+                    "task %s accepted (%d shots)", event.task_id, event.shots, extra=_about(event)
+                )
+            else:
+                log.info("task %s: cancellation requested", event.task_id, extra=_about(event))
 
     async def stop(self) -> None:
         if self._connecting is not None:

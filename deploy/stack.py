@@ -78,6 +78,8 @@ def app_env(config: StackConfig, base: Mapping[str, str] = os.environ) -> dict[s
         "REDIS_PORT": str(config.redis_port),
         "API_PORT": str(config.api_port),
         "PYTHONUNBUFFERED": "1",  # so that their lines reach us as they are written
+        # Read by people in this terminal; LOG_FORMAT=json make up for JSON lines.
+        "LOG_FORMAT": base.get("LOG_FORMAT", "text"),
     }
 
 

@@ -11,10 +11,13 @@ import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
 from faust.types import EventT
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
+from processor import observe
 from processor.execute import Cancellations, execute
 from processor.pool import SimulationPool
+from qcexec import metrics, telemetry
 from qcexec.settings import Settings
 from qcexec.view import TaskView
 from schemas.events import DeadLetter, Event, TaskCancelRequested, TaskSubmitted, utcnow
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Pause between attempts to publish when the broker does not take a record.
 PUBLISH_RETRY_S = 1.0
+#: How often the event loop beats the liveness heartbeat and updates the consumer lag.
+HEARTBEAT_S = 1.0
 
 
 def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faust.App:
@@ -34,7 +39,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         value_serializer="raw",
         web_enabled=False,
         topic_disable_leader=True,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.qc_topic_replication,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_every=100,
@@ -51,16 +56,23 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     async def publish(topic: faust.TopicT, key: bytes | None, event: Event) -> None:
         """Publish and wait for the broker's acknowledgement, retrying until it comes:
         the submission's offset is committed only after its outcome is on the log."""
-        while True:
-            try:
-                sent = await topic.send(key=key, value=event.encode(), headers=event.headers())
-                await sent
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("publish to %s failed, retrying: %r", topic.get_topic_name(), exc)
-                await asyncio.sleep(PUBLISH_RETRY_S)
+        topic_name = topic.get_topic_name()
+        with telemetry.tracer().start_as_current_span(
+            f"{topic_name} publish",
+            kind=SpanKind.PRODUCER,
+            attributes=observe.messaging(topic_name, "send"),
+        ):
+            headers = event.headers(telemetry.trace_headers())
+            while True:
+                try:
+                    sent = await topic.send(key=key, value=event.encode(), headers=headers)
+                    await sent
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("publish to %s failed, retrying: %r", topic_name, exc)
+                    await asyncio.sleep(PUBLISH_RETRY_S)
 
     async def handle(event: EventT) -> None:
         message = event.message
@@ -75,9 +87,12 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                 topics.dead_letter,
                 exc,
             )
+            metrics.processor_tasks.labels("dead_letter").inc()
             await publish(dead_letter, message.key, _dead_letter(message, str(exc)))
             return
-        result = await execute(task, pool, name, view, cancellations)
+        with metrics.processor_in_flight.track_inprogress():
+            result = await execute(task, pool, name, view, cancellations)
+        observe.count_outcome(task, result)
         if result is not None:
             log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
             await publish(results, task.task_id.encode(), result)
@@ -85,7 +100,15 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     @app.agent(submitted, concurrency=settings.agent_concurrency)
     async def run_tasks(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await handle(event)
+            # The task's trace goes on from the API's record (its traceparent header).
+            with observe.processing(event.message):
+                await handle(event)
+
+    @app.timer(interval=HEARTBEAT_S)
+    async def heartbeat() -> None:
+        """The liveness signal (/healthz) and the consumer lag, from the event loop."""
+        metrics.HEARTBEAT.beat()
+        metrics.set_lag(metrics.processor_lag, await observe.processor_lags(app))
 
     @app.task
     async def stop_cancelled_tasks() -> None:
@@ -106,7 +129,11 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                     log.warning("skipping undecodable cancellation: %s", exc)
                     continue
                 if cancellations.cancel(request.task_id):
-                    log.info("task %s: cancelled while running", request.task_id)
+                    log.info(
+                        "task %s: cancelled while running",
+                        request.task_id,
+                        extra={"task_id": request.task_id},
+                    )
         finally:
             await consumer.stop()
 

@@ -20,7 +20,11 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from processor import observe
+from qcexec import metrics
+from qcexec.logsetup import setup_logging
 from qcexec.settings import Settings
+from qcexec.telemetry import setup_tracing
 from qcexec.view import StalePosition, TaskView, ViewEntry, result_entry, submitted_entry
 from schemas.events import TaskResult, TaskSubmitted
 from schemas.topics import Topics
@@ -66,6 +70,7 @@ async def retry_redis(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: A
             return await call(*args, **kwargs)
         except (RedisError, OSError) as exc:
             log.warning("redis unavailable, retrying: %r", exc)
+            metrics.HEARTBEAT.beat()  # waiting for Redis is not a stall (liveness)
             await asyncio.sleep(REDIS_RETRY_S)
 
 
@@ -119,7 +124,8 @@ class Materializer(ConsumerRebalanceListener):
             if not batch:  # idle: still notice a lost view, so that it is refilled now
                 await retry_redis(self._apply, [], {})
                 return 0
-            await retry_redis(self._apply, entries, offsets)
+            with observe.view_write(batch, self.topics):
+                await retry_redis(self._apply, entries, offsets)
         except StalePosition:
             # The view was switched (rebuild-view) or thrown away (a flushed Redis): read our
             # position again, which for a lost view is the start of the log.
@@ -138,6 +144,7 @@ class Materializer(ConsumerRebalanceListener):
         self.subscribe()
         while not stop.is_set():
             await self.step()
+            metrics.HEARTBEAT.beat()
 
 
 async def serve(settings: Settings) -> None:
@@ -153,17 +160,29 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await consumer.start()
+    server = metrics.serve(
+        metrics.MATERIALIZER,
+        settings.metrics_host,
+        settings.materializer_metrics_port,
+        settings.liveness_timeout_s,
+    )
+    lag = asyncio.create_task(observe.track_lag(consumer))
     try:
         view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
         await Materializer(consumer, view, settings.topics).run(stop)
     finally:
+        lag.cancel()
+        if server is not None:
+            server.stop()
         await consumer.stop()
         await redis.aclose()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(Settings()))
+    settings = Settings()
+    setup_logging(settings, "materializer")
+    setup_tracing(settings, "materializer")
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
-from processor.simulate import Outcome, run_program
+from processor.simulate import Outcome, Phases, run_program_timed
+from qcexec import metrics, telemetry
 from schemas.events import TaskSubmitted
 from schemas.qasm import Limits, ProgramError
 
@@ -51,8 +52,19 @@ class SimulationPool:
         """Counts of one task. Raises :class:`ProgramError` for a permanent failure,
         :class:`WorkerCrashed` when the worker process died, :class:`TaskCancelled` when
         ``cancel`` was set first."""
+        with telemetry.tracer().start_as_current_span(
+            "run", attributes={"qcexec.shots": task.shots}
+        ):
+            outcome, phases = await self._run(task, cancel)
+            for phase, (start_ns, end_ns) in phases.items():
+                # The worker process timed its phases; they become spans of this process.
+                telemetry.tracer().start_span(phase, start_time=start_ns).end(end_time=end_ns)
+                metrics.processor_simulation.labels(phase).observe((end_ns - start_ns) / 1e9)
+            return outcome
+
+    async def _run(self, task: TaskSubmitted, cancel: asyncio.Event) -> tuple[Outcome, Phases]:
         future = self._pool.schedule(
-            run_program,
+            run_program_timed,
             args=(task.qasm, task.shots, task.seed, self.limits, self.max_memory_mb, self.threads),
             kwargs={"memory": task.memory},
             timeout=self.time_limit_s,

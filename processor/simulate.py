@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 
 from qiskit import QuantumCircuit, transpile
@@ -64,6 +65,8 @@ def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
 
 
 Outcome = tuple[dict[str, int], list[str] | None]
+#: When each phase of a run began and ended (``time.time_ns()``), for the processor's spans.
+Phases = dict[str, tuple[int, int]]
 
 
 def run_program(
@@ -78,10 +81,26 @@ def run_program(
     """Counts (and each shot's outcome when ``memory``) of one program. Raises
     :class:`ProgramError` for what the program itself got wrong; any other exception is the
     simulator's (or the machine's)."""
+    return run_program_timed(qasm, shots, seed, limits, max_memory_mb, threads, memory)[0]
+
+
+def run_program_timed(
+    qasm: str,
+    shots: int,
+    seed: int,
+    limits: Limits,
+    max_memory_mb: int,
+    threads: int = 1,
+    memory: bool = False,
+) -> tuple[Outcome, Phases]:
+    """:func:`run_program`, and when its phases ran: ``parse`` (parse and check the program)
+    and ``simulate`` (prepare and run it)."""
+    parse_start = time.time_ns()
     circuit = parse_program(qasm, limits.max_program_bytes)
     check_limits(circuit, shots, limits)
     if not circuit.num_clbits:
         raise ProgramError("the circuit measures nothing, so it has no counts")
+    simulate_start = time.time_ns()
     backend = simulator(max_memory_mb, threads)
     job = backend.run(prepare(circuit, backend), shots=shots, seed_simulator=seed, memory=memory)
     result = job.result()
@@ -89,4 +108,6 @@ def run_program(
         message = result.results[0].status if result.results else str(result.status)
         code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
         raise ProgramError(message.strip(), code=code)
-    return dict(result.get_counts()), (list(result.get_memory()) if memory else None)
+    outcome = dict(result.get_counts()), (list(result.get_memory()) if memory else None)
+    end = time.time_ns()
+    return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}

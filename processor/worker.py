@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import sys
+
 import faust
 from redis.asyncio import Redis
 
 from processor.app import create_app
 from processor.pool import SimulationPool
+from qcexec import metrics
+from qcexec.logsetup import json_logs, setup_logging
 from qcexec.settings import Settings
+from qcexec.telemetry import setup_tracing
 from qcexec.view import TaskView
 
 
 def main() -> None:
     settings = Settings()
+    setup_logging(settings, "processor")
+    setup_tracing(settings, "processor")
     pool = SimulationPool(
         workers=settings.processor_workers,
         limits=settings.limits,
@@ -23,9 +30,26 @@ def main() -> None:
     redis = Redis.from_url(settings.redis_url)
     view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
     app = create_app(settings, pool, view)
+    server = metrics.serve(
+        metrics.PROCESSOR,
+        settings.metrics_host,
+        settings.processor_metrics_port,
+        settings.liveness_timeout_s,
+    )
     try:
         # The worker handles SIGTERM and SIGINT: it stops consuming, lets the agents finish
-        # the records in hand and commits what they finished.
-        faust.Worker(app, loglevel="info").execute_from_commandline()
+        # the records in hand and commits what they finished. Logging stays as set up above
+        # (override_logging=False); in JSON its banner would be the one line that is not.
+        worker = faust.Worker(
+            app,
+            loglevel=settings.log_level,
+            override_logging=False,
+            quiet=json_logs(settings.log_format),
+        )
+        if not sys.stdout.isatty():
+            worker.spinner = None  # its terminal escapes would land in the log
+        worker.execute_from_commandline()
     finally:
+        if server is not None:
+            server.stop()
         pool.close()

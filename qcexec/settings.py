@@ -8,6 +8,7 @@ API_PORT, QC_TASK_DEFAULT_SHOTS, ...).
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     )
     qc_topic_prefix: str = Field(default="", description="Prefix of every topic name.")
     qc_topic_partitions: int = 6
+    qc_topic_replication: int = Field(
+        default=1, ge=1, description="Replicas of each topic at creation (3 on a real cluster)."
+    )
 
     # API.
     api_host: str = "127.0.0.1"
@@ -70,6 +74,29 @@ class Settings(BaseSettings):
     processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     processor_concurrency: int = 0  # 0: twice the worker count
     materializer_group: str = "qcexec-materializer"
+
+    # Observability (README, "Observe"). Traces use the standard OTEL_* variables.
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="json: one JSON object per line; text: for people; auto: text on a "
+        "terminal, json otherwise (containers, files, pipes).",
+    )
+    log_level: str = "INFO"
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Where the processor and materializer serve metrics."
+    )
+    processor_metrics_port: int = Field(
+        default=0, ge=0, description="Processor's /metrics and /healthz port; 0: none."
+    )
+    materializer_metrics_port: int = Field(
+        default=0, ge=0, description="Materializer's /metrics and /healthz port; 0: none."
+    )
+    liveness_timeout_s: float = Field(
+        default=60.0, gt=0, description="/healthz fails when the loop has not ticked for longer."
+    )
+    traces_file: str = Field(
+        default="", description="Also append every finished span to this file, as JSON lines."
+    )
 
     @property
     def topics(self) -> Topics:

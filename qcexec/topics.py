@@ -14,7 +14,8 @@ from schemas.topics import Topics
 async def create_topics(
     bootstrap_servers: str, topics: Topics, partitions: int, replication: int = 1
 ) -> list[str]:
-    """Create whichever of the topics do not exist yet; returns the names it created."""
+    """Create whichever of the topics do not exist yet; returns the names it created.
+    ``replication`` is QC_TOPIC_REPLICATION: 1 for one broker, 3 on a production cluster."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -22,7 +23,11 @@ async def create_topics(
         missing = [spec for spec in topics.specs() if spec.name not in existing]
         created = []
         for spec in missing:
-            topic = NewTopic(spec.name, partitions, replication, topic_configs=spec.config)
+            config = dict(spec.config)
+            if replication >= 3:
+                # acks=all then waits for a second copy at least: one broker lost loses nothing.
+                config["min.insync.replicas"] = str(replication - 1)
+            topic = NewTopic(spec.name, partitions, replication, topic_configs=config)
             try:
                 await admin.create_topics([topic])
                 created.append(spec.name)

@@ -6,6 +6,7 @@ fields they do not know (``extra="ignore"``). Anything else is a new version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal, Self
 
@@ -23,6 +24,8 @@ ErrorCode = Literal[
 ]
 
 CONTENT_TYPE = b"application/json"
+#: The W3C trace context headers a record may carry (https://www.w3.org/TR/trace-context/).
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 def utcnow() -> datetime:
@@ -40,13 +43,19 @@ class Event(BaseModel):
         """Raises ``orjson.JSONDecodeError`` or ``pydantic.ValidationError`` on a bad record."""
         return cls.model_validate(orjson.loads(raw))
 
-    def headers(self) -> list[tuple[str, bytes]]:
-        """Record headers: what a consumer can route on without decoding the value."""
+    def headers(self, trace: Mapping[str, str] | None = None) -> list[tuple[str, bytes]]:
+        """Record headers: what a consumer can route on without decoding the value, and the
+        W3C trace context (``traceparent``, ``tracestate``) of the task's trace when given
+        one (a carrier filled by OpenTelemetry's propagator, see qcexec/telemetry.py)."""
         event = type(self).model_fields["event"].default
-        return [
+        headers = [
             ("content-type", CONTENT_TYPE),
             ("schema", f"{event}/v{self.version}".encode()),  # type: ignore[attr-defined]
         ]
+        for name in TRACE_HEADERS:
+            if trace and trace.get(name):
+                headers.append((name, trace[name].encode()))
+        return headers
 
 
 class TaskSubmitted(Event):

@@ -179,14 +179,34 @@ def _run_check(command: list[str], env: dict[str, str] | None = None) -> int:
 
 
 def test_image_healthcheck_asks_healthz(health_server: tuple[int, dict[str, int]]) -> None:
+    """One HEALTHCHECK for every role: the API's /healthz, or the processor's or the
+    materializer's on their metrics port."""
     port, status = health_server
     match = re.match(r"(--\S+\s+)*CMD\s+(\[.*\])$", _dockerfile_instruction("HEALTHCHECK"))
     assert match, "HEALTHCHECK ... CMD [json]"
     command = json.loads(match.group(2))
-    env = {"API_PORT": str(port)}
-    assert _run_check(command, env) == 0
-    status["/healthz"] = 500
-    assert _run_check(command, env) != 0
+    closed = str(_closed_port())
+    for variable in ("API_PORT", "PROCESSOR_METRICS_PORT", "MATERIALIZER_METRICS_PORT"):
+        env = {"API_PORT": closed, variable: str(port)}
+        status["/healthz"] = 200
+        assert _run_check(command, env) == 0, variable
+        status["/healthz"] = 503
+        assert _run_check(command, env) != 0, variable
+    assert _run_check(command, {"API_PORT": closed}) != 0
+
+
+def _dockerfile_env() -> dict[str, str]:
+    text = re.sub(r"\\\n\s*", " ", _dockerfile())
+    pairs = re.findall(r"^ENV\s+(.*)$", text, flags=re.MULTILINE)
+    return dict(pair.split("=", 1) for line in pairs for pair in line.split())
+
+
+def test_image_serves_metrics_of_every_role() -> None:
+    env = _dockerfile_env()
+    assert env["METRICS_HOST"] == "0.0.0.0"
+    exposed = set(_dockerfile_instruction("EXPOSE").split())
+    for variable in ("API_PORT", "PROCESSOR_METRICS_PORT", "MATERIALIZER_METRICS_PORT"):
+        assert env[variable] in exposed, variable
 
 
 # --- docker-compose.yml -------------------------------------------------------------------
@@ -375,14 +395,26 @@ def _exec_probes(manifests: list[Manifest], probe: str) -> list[list[str]]:
     ]
 
 
-def test_readiness_checks_are_one_script(
-    compose: dict[str, Any], manifests: list[Manifest]
-) -> None:
-    """The processor's and materializer's readiness probes and compose health checks."""
+def test_readiness_checks_are_one_script(manifests: list[Manifest]) -> None:
+    """The processor's and materializer's readiness probes."""
     probes = _exec_probes(manifests, "readinessProbe")
-    assert len(probes) == 2
-    compose_checks = [compose["services"][name]["healthcheck"]["test"][1:] for name in APPS[1:]]
-    assert all(command == probes[0] for command in [*probes, *compose_checks])
+    assert len(probes) == 2 and probes[0] == probes[1]
+
+
+@pytest.mark.parametrize("role", APPS[1:])
+def test_compose_health_is_the_liveness_endpoint(
+    compose: dict[str, Any], health_server: tuple[int, dict[str, int]], role: str
+) -> None:
+    """Healthy while /healthz on the role's metrics port answers 200 (its consume loop ticks)."""
+    port, status = health_server
+    command = compose["services"][role]["healthcheck"]["test"]
+    assert command[0] == "CMD"
+    env = {"API_PORT": str(port), f"{role.upper()}_METRICS_PORT": str(port)}
+    assert _run_check(command[1:], env) == 0
+    status["/healthz"] = 503
+    assert _run_check(command[1:], env) != 0
+    status["/healthz"] = 200
+    assert _run_check(command[1:], {"API_PORT": str(port)}) != 0, "the role's own port only"
 
 
 def test_readiness_check_needs_broker_and_redis(manifests: list[Manifest]) -> None:
@@ -403,10 +435,27 @@ def test_readiness_check_needs_broker_and_redis(manifests: list[Manifest]) -> No
         assert _run_check(command, env(f"127.0.0.1:{broker}", closed)) == 1
 
 
-def test_liveness_check_runs(manifests: list[Manifest]) -> None:
-    probes = _exec_probes(manifests, "livenessProbe")
-    assert len(probes) == 2 and probes[0] == probes[1]
-    assert _run_check(probes[0]) == 0
+@pytest.mark.parametrize("role", APPS[1:])
+def test_liveness_is_healthz_on_the_metrics_port(manifests: list[Manifest], role: str) -> None:
+    config = _config(manifests)
+    deployment = _one(manifests, "Deployment", f"qcexec-{role}")
+    (container,) = _pod_spec(deployment)["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"metrics": int(config[f"{role.upper()}_METRICS_PORT"])}
+    assert config["METRICS_HOST"] == "0.0.0.0"
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}, probe
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(ports["metrics"])
+    # The image's default ports are the ConfigMap's, so compose and Kubernetes agree.
+    assert _dockerfile_env()[f"{role.upper()}_METRICS_PORT"] == str(ports["metrics"])
+
+
+def test_api_keys_come_from_a_secret(manifests: list[Manifest]) -> None:
+    assert "API_KEYS" not in _config(manifests)
+    (container,) = _pod_spec(_one(manifests, "Deployment", "qcexec-api"))["containers"]
+    (api_keys,) = [e for e in container["env"] if e["name"] == "API_KEYS"]
+    assert api_keys["valueFrom"]["secretKeyRef"] == {"name": "qcexec-api-keys", "key": "API_KEYS"}
 
 
 class _listening:

@@ -1,0 +1,151 @@
+"""Metrics, spans and log lines of the processor and the materializer (README, "Observe"),
+kept out of their main loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+
+import faust
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import Span, SpanKind, StatusCode
+
+from qcexec import metrics, telemetry
+from qcexec.logsetup import task_context
+from schemas.events import TaskResult, TaskSubmitted
+from schemas.topics import Topics
+
+materializer_log = logging.getLogger("processor.materializer")
+
+
+def messaging(topic: str, operation: str) -> dict[str, str]:
+    """The OpenTelemetry messaging attributes of a span about a record of ``topic``."""
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": operation,
+        "messaging.destination.name": topic,
+    }
+
+
+# --- processor ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def processing(message: faust.types.Message) -> Iterator[Span]:
+    """The processor's span of one ``qc.submitted`` record, a child of the span that published
+    it (its ``traceparent`` header); lines logged inside are about its task."""
+    task_id = message.key.decode(errors="replace") if isinstance(message.key, bytes) else ""
+    attributes = messaging(message.topic, "process") | {
+        "messaging.destination.partition.id": str(message.partition),
+        "messaging.kafka.offset": message.offset,
+        "qcexec.task_id": task_id,
+    }
+    with (
+        telemetry.tracer().start_as_current_span(
+            f"{message.topic} process",
+            context=telemetry.context_from_headers(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span,
+        task_context(task_id),
+    ):
+        yield span
+
+
+def count_outcome(task: TaskSubmitted, result: TaskResult | None) -> None:
+    """A task's outcome in the processor's metrics (None: already known, not run again)."""
+    if result is None:
+        metrics.processor_tasks.labels("duplicate").inc()
+        return
+    metrics.processor_tasks.labels(result.status).inc()
+    if result.error is not None:
+        metrics.processor_task_errors.labels(result.error.code).inc()
+    metrics.processor_task_duration.observe(result.duration_ms / 1000)
+    if result.started_at is not None:
+        waited = (result.started_at - task.submitted_at).total_seconds()
+        metrics.processor_queue_time.observe(max(waited, 0.0))
+
+
+async def processor_lags(app: faust.App, timeout_s: float = 1.0) -> dict[tuple[str, int], int]:
+    """Per partition of this processor: the high watermark minus the group's committed offset
+    (before the first commit: minus the next offset to read)."""
+    lags: dict[tuple[str, int], int] = {}
+    try:
+        assigned = app.consumer.assignment()
+    except Exception:  # not started yet, or between generations of the group
+        return lags
+    committed, read = app.monitor.tp_committed_offsets, app.monitor.tp_read_offsets
+    for tp in assigned:
+        try:
+            highwater = app.consumer.highwater(tp)
+            done = committed.get(tp)
+            if done is None and read.get(tp) is not None:
+                done = read[tp] + 1
+            if done is None:  # nothing read here yet: where reading will start
+                done = await asyncio.wait_for(app.consumer.position(tp), timeout_s)
+        except Exception:  # revoked meanwhile, or no position yet
+            continue
+        if highwater is not None and done is not None:
+            lags[(tp.topic, tp.partition)] = highwater - done
+    return lags
+
+
+# --- materializer -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def view_write(batch: dict[TopicPartition, list[ConsumerRecord]], topics: Topics) -> Iterator[None]:
+    """Around the write of one batch to the view: a span per record, in the trace its headers
+    name (the task's), the batch's metrics, and a log line per outcome written."""
+    tracer = telemetry.tracer()
+    start_ns, clock = time.time_ns(), time.perf_counter()
+    spans: list[tuple[str, ConsumerRecord, Span]] = []
+    for tp, records in batch.items():
+        attributes = messaging(tp.topic, "process")
+        attributes["messaging.destination.partition.id"] = str(tp.partition)
+        for record in records:
+            task_id = record.key.decode(errors="replace") if record.key else ""
+            span = tracer.start_span(
+                f"{tp.topic} write",
+                context=telemetry.context_from_headers(record.headers),
+                kind=SpanKind.CONSUMER,
+                attributes=attributes
+                | {"messaging.kafka.offset": record.offset, "qcexec.task_id": task_id},
+                start_time=start_ns,
+            )
+            spans.append((tp.topic, record, span))
+    try:
+        yield
+    except BaseException as exc:
+        for _, _, span in spans:
+            span.set_status(StatusCode.ERROR, f"not written: {type(exc).__name__}")
+            span.end()
+        raise
+    metrics.materializer_write_duration.observe(time.perf_counter() - clock)
+    for tp, records in batch.items():
+        metrics.materializer_records.labels(tp.topic).inc(len(records))
+    for topic, record, span in spans:
+        span.end()
+        if topic == topics.results and record.key:
+            task_id = record.key.decode(errors="replace")
+            extra = {"task_id": task_id, **telemetry.ids(span)}
+            materializer_log.info("task %s: outcome applied to the view", task_id, extra=extra)
+
+
+async def track_lag(consumer: AIOKafkaConsumer, every_s: float = 1.0) -> None:
+    """Keep the materializer's lag gauge: per partition, high watermark minus position."""
+    while True:
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            try:
+                highwater = consumer.highwater(tp)
+                position = await asyncio.wait_for(consumer.position(tp), timeout=every_s)
+            except Exception:  # revoked, or no position yet
+                continue
+            if highwater is not None:
+                lags[(tp.topic, tp.partition)] = highwater - position
+        metrics.set_lag(metrics.materializer_lag, lags)
+        await asyncio.sleep(every_s)
