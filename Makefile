@@ -4,7 +4,7 @@ RUFF := .venv/bin/ruff
 # Touched after each sync: the venv is stale when pyproject.toml or uv.lock is newer.
 VENV_STAMP := .venv/.synced
 
-.PHONY: venv up test lint fmt clean
+.PHONY: venv up test lint fmt bench clean
 
 venv: $(VENV_STAMP)
 
@@ -31,6 +31,11 @@ lint: venv
 fmt: venv
 	$(RUFF) format .
 	$(RUFF) check --fix .
+
+# The service against the simulator's own speed, in-process (see tests/perf/bench.py): writes
+# tests/perf/out/bench.{json,png,md}. Options through BENCH_ARGS, e.g. BENCH_ARGS="--profile".
+bench: venv
+	$(PYTHON) -m tests.perf.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .stack

@@ -1,0 +1,63 @@
+"""The benchmark harness on a handful of Bell tasks, so that ``make bench`` cannot rot.
+
+It runs as ``make bench`` does (its own process, its own API, processor and materializer) but
+against the session's broker and Redis, through ``tests/services.py``'s environment variables.
+Nothing about timing is asserted: timings belong in the benchmark's output only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.services import Services
+
+REPO = Path(__file__).resolve().parents[2]
+PHASES = ("light", "burst", "closed")
+
+
+def test_bench_smoke(real_services: Services, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QCEXEC_TEST_KAFKA": real_services.kafka_bootstrap,
+        "QCEXEC_TEST_REDIS": real_services.redis_url,
+    }
+    command = [sys.executable, "-m", "tests.perf.bench", "--smoke", "--workloads", "bell"]
+    run = subprocess.run(
+        [*command, "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, f"{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert {"meta", "workloads", "memory", "targets"} <= results.keys()
+    assert results["meta"]["cores"] == os.cpu_count()
+    assert list(results["workloads"]) == ["bell"]
+    bell = results["workloads"]["bell"]
+    assert {"naive", "best", "service", "ratios", "components_ms", "cpu_ms_per_task"} <= set(bell)
+    assert bell["naive"]["per_s"] > 0 and bell["best"]["per_s"] > 0
+    assert set(bell["ratios"]) == {
+        f"{phase}_vs_{base}" for phase in ("service", "closed_loop") for base in ("naive", "best")
+    }
+    for phase in PHASES:
+        stats = bell["service"][phase]
+        assert stats["errors"] == {}, phase
+        assert stats["accepted"] == stats["submitted"] > 0, phase
+        # Every accepted task became visible through GET, and a Bell circuit never fails.
+        assert stats["completed"] == stats["accepted"], phase
+        assert {"p50", "p95", "p99"} <= stats["latency_ms"].keys(), phase
+    assert {"ingest_per_s", "throughput_per_s"} <= bell["service"]["burst"].keys()
+    # The service and the naive baseline agree on the counts of seed 0.
+    assert bell["service_counts_equal_naive_seed0"] is True
+
+    labels = {process["label"] for process in results["memory"]["processes"]}
+    assert {"api", "materializer", "processor0", "processor0/worker"} <= labels
+    assert (tmp_path / "bench.png").stat().st_size > 0
+    assert "| bell |" in (tmp_path / "bench.md").read_text()
