@@ -13,7 +13,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
-from processor.simulate import Outcome, Phases, run_program_timed
+from processor.simulate import Outcome, Phases, run_program
 from qcexec import metrics, telemetry
 from schemas.events import TaskSubmitted
 from schemas.qasm import Limits, ProgramError
@@ -64,7 +64,7 @@ class SimulationPool:
 
     async def _run(self, task: TaskSubmitted, cancel: asyncio.Event) -> tuple[Outcome, Phases]:
         future = self._pool.schedule(
-            run_program_timed,
+            run_program,
             args=(task.qasm, task.shots, task.seed, self.limits, self.max_memory_mb, self.threads),
             kwargs={"memory": task.memory},
             timeout=self.time_limit_s,

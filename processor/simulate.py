@@ -56,10 +56,16 @@ def _operation_names(circuit: QuantumCircuit) -> set[str]:
     return names
 
 
+@cache
+def _native(backend: AerSimulator) -> frozenset[str]:
+    """What the simulator runs as it is (``backend.target`` is rebuilt on every access)."""
+    return frozenset(backend.target.operation_names) | {"barrier"}
+
+
 def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
     """What the simulator can execute: custom gates inlined; transpiled only when needed."""
     circuit = inline_custom_gates(circuit)
-    if _operation_names(circuit) <= set(backend.target.operation_names) | {"barrier"}:
+    if _operation_names(circuit) <= _native(backend):
         return circuit
     return transpile(circuit, backend, optimization_level=0)
 
@@ -77,24 +83,11 @@ def run_program(
     max_memory_mb: int,
     threads: int = 1,
     memory: bool = False,
-) -> Outcome:
-    """Counts (and each shot's outcome when ``memory``) of one program. Raises
+) -> tuple[Outcome, Phases]:
+    """Counts (and each shot's outcome when ``memory``) of one program, and when its phases
+    ran: ``parse`` (parse and check the program) and ``simulate`` (prepare and run it). Raises
     :class:`ProgramError` for what the program itself got wrong; any other exception is the
     simulator's (or the machine's)."""
-    return run_program_timed(qasm, shots, seed, limits, max_memory_mb, threads, memory)[0]
-
-
-def run_program_timed(
-    qasm: str,
-    shots: int,
-    seed: int,
-    limits: Limits,
-    max_memory_mb: int,
-    threads: int = 1,
-    memory: bool = False,
-) -> tuple[Outcome, Phases]:
-    """:func:`run_program`, and when its phases ran: ``parse`` (parse and check the program)
-    and ``simulate`` (prepare and run it)."""
     parse_start = time.time_ns()
     circuit = parse_program(qasm, limits.max_program_bytes)
     check_limits(circuit, shots, limits)
