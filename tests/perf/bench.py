@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 CORES = os.cpu_count() or 1
+BATCH_SIZE, BATCH_CLIENTS = 100, 4  # the batch ingest phase: tasks a request, requests at once
 
 
 def say(message: str) -> None:
@@ -218,6 +219,11 @@ def _load(url: str, workload: Workload, monitor: Monitor, options: dict):
     done = max(1, service["burst"]["completed"] + service["burst"]["failed"])
     cpu = {label: round(seconds * 1000 / done, 3) for label, seconds in sorted(spent.items())}
     service["burst"]["cpu_s"] = {label: round(s, 3) for label, s in spent.items()}
+
+    say(f"{name}: {sizes['batch']} tasks through POST /tasks/batch, {BATCH_SIZE} a request")
+    service["batch"], _ = loadgen.run(
+        loadgen.batched(url, qasm, sizes["batch"], shots, BATCH_SIZE, BATCH_CLIENTS, timeout)
+    )
 
     say(f"{name}: closed loop, {sizes['closed']} tasks, {options['inflight']} in flight")
     service["closed"], closed = loadgen.run(

@@ -282,6 +282,53 @@ async def burst(
     }, all_tasks
 
 
+async def batched(
+    url: str, qasm: str, tasks: int, shots: int, size: int, concurrency: int, timeout_s: float
+) -> tuple[dict, list[Task]]:
+    """Ingest through ``POST /tasks/batch`` (``size`` tasks a request, ``concurrency`` requests
+    at once), then wait until every accepted task is visible."""
+    deadline = time.perf_counter() + timeout_s
+    all_tasks = [Task(seed=seed) for seed in range(tasks)]
+    chunks = iter([all_tasks[i : i + size] for i in range(0, tasks, size)])
+    async with Client(url, concurrency, shots, 0) as client:
+        assert client.session is not None
+        session = client.session
+
+        async def submitter() -> None:
+            for chunk in chunks:
+                body = [{"qc": qasm, "shots": shots, "seed": task.seed} for task in chunk]
+                t0, wall0 = time.perf_counter(), time.time()
+                async with session.post("/tasks/batch", json={"tasks": body}) as response:
+                    answer = orjson.loads(await response.read())
+                    status = response.status
+                t202 = time.perf_counter()
+                if status != 202:
+                    client.errors[f"batch: HTTP {status}"] += 1
+                for task, item in zip(chunk, answer.get("tasks", []), strict=False):
+                    task.t0, task.wall0, task.t202 = t0, wall0, t202
+                    task.status = 202 if "task_id" in item else status
+                    task.task_id = item.get("task_id", "")
+
+        async def watcher() -> None:
+            for task in accepted:
+                await client.wait_visible(task, deadline)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(submitter() for _ in range(concurrency)))
+        accepted = [t for t in all_tasks if t.accepted]
+        ingested = time.perf_counter()
+        await watcher()
+    ingest_s = ingested - start
+    total_s = max((t.t_visible for t in accepted), default=start) - start
+    return {
+        **_summary(all_tasks, client.errors),
+        "batch_size": size,
+        "concurrency": concurrency,
+        "ingest_per_s": round(len(accepted) / ingest_s, 2) if ingest_s > 0 else None,
+        "throughput_per_s": round(len(accepted) / total_s, 2) if total_s > 0 else None,
+    }, all_tasks
+
+
 async def closed(
     url: str, qasm: str, tasks: int, shots: int, inflight: int, poll_ms: float, timeout_s: float
 ) -> tuple[dict, list[Task]]:

@@ -33,12 +33,12 @@ c[1] = measure q[1];
 #: load (one task at a time), burst (ingest and saturated throughput), closed loop (latency at
 #: saturation). Sized so that a full run of all three takes a few minutes on 2 cores.
 DEFAULT_SIZES = {
-    "bell": {"baseline": 600, "light": 400, "burst": 3000, "closed": 800},
-    "ghz10": {"baseline": 300, "light": 200, "burst": 1500, "closed": 400},
-    "rand20": {"baseline": 24, "light": 30, "burst": 60, "closed": 40},
+    "bell": {"baseline": 600, "light": 400, "burst": 3000, "batch": 3000, "closed": 800},
+    "ghz10": {"baseline": 300, "light": 200, "burst": 1500, "batch": 1500, "closed": 400},
+    "rand20": {"baseline": 24, "light": 30, "burst": 60, "batch": 20, "closed": 40},
 }
 #: Fewest tasks per phase whatever the scale, so that every statistic has something to chew on.
-MIN_SIZES = {"baseline": 4, "light": 5, "burst": 10, "closed": 8}
+MIN_SIZES = {"baseline": 4, "light": 5, "burst": 10, "batch": 10, "closed": 8}
 
 
 @dataclass
