@@ -1,4 +1,7 @@
-"""What routes receive: the clients opened once in the app's lifespan."""
+"""What routes receive: the clients opened once in the app's lifespan.
+
+The providers are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in its
+thread pool, a thread hop per dependency per request for what is an attribute read."""
 
 from __future__ import annotations
 
@@ -11,15 +14,15 @@ from qcexec.settings import Settings
 from qcexec.view import TaskView
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _submissions(request: Request) -> SubmissionLog:
+async def _submissions(request: Request) -> SubmissionLog:
     return request.app.state.submissions
 
 
-def _view(request: Request) -> TaskView:
+async def _view(request: Request) -> TaskView:
     return request.app.state.view
 
 
