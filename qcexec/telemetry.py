@@ -78,14 +78,18 @@ def _exporter(name: str) -> SpanExporter | None:
 
 
 def setup_tracing(settings: Settings, role: str) -> TracerProvider | None:
-    """Install this process's tracer provider; None when OTEL_SDK_DISABLED is true."""
+    """Install this process's tracer provider; None when OTEL_SDK_DISABLED is true or when
+    nothing would receive the spans (no exporter, no TRACES_FILE): then OpenTelemetry's no-op
+    tracer records nothing and costs nothing, and a client's ``traceparent`` still travels
+    with the task (in the records' headers and the log lines)."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
+    exporters = [found for found in map(_exporter, exporter_names()) if found is not None]
+    if not exporters and not settings.traces_file:
+        return None
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name(role)}))
-    for name in exporter_names():
-        exporter = _exporter(name)
-        if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     if settings.traces_file:
         provider.add_span_processor(
             SimpleSpanProcessor(JsonLinesSpanExporter(settings.traces_file))
