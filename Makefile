@@ -16,9 +16,8 @@ $(VENV_STAMP): pyproject.toml uv.lock
 up: venv
 	$(PYTHON) -m deploy.stack
 
-test: venv
-	$(RUFF) check .
-	$(RUFF) format --check .
+# Lint first (ruff and the deploy checks), then every test against a real broker and Redis.
+test: lint
 	$(PYTHON) -m pytest -q
 
 # ruff, then the offline checks of Dockerfile, docker-compose.yml and deploy/k8s (hadolint,
