@@ -158,6 +158,10 @@ def replay_command(
     ] = None,
 ) -> None:
     """Run again the circuits on qc.submitted in a range; their new results replace the old."""
+    try:
+        first, end = parse_position(start), parse_position(stop) if stop else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}: give an ISO 8601 time or an offset") from exc
     settings = Settings()
     topic = settings.topics.submitted
 
@@ -169,8 +173,8 @@ def replay_command(
                         consumer,
                         producer,
                         topic,
-                        parse_position(start),
-                        parse_position(stop) if stop else None,
+                        first,
+                        end,
                         progress=lambda n: shown.update(f"replaying: {n} republished"),
                     )
 
