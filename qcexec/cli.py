@@ -8,7 +8,9 @@ REDIS_HOST, ...), as the operator's tools.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,11 +40,20 @@ console = Console(highlight=False)
 POLL_S = 10  # each long-poll of ``submit --wait``
 
 
-def _api(settings: Settings) -> httpx.Client:
+@contextlib.contextmanager
+def _api(settings: Settings) -> Iterator[httpx.Client]:
+    """A client of the API; an API that does not answer ends the command with a message."""
     headers = (
         {"Authorization": f"Bearer {settings.qcexec_api_key}"} if settings.qcexec_api_key else {}
     )
-    return httpx.Client(base_url=settings.qcexec_url, headers=headers, timeout=POLL_S + 10)
+    try:
+        with httpx.Client(
+            base_url=settings.qcexec_url, headers=headers, timeout=POLL_S + 10
+        ) as client:
+            yield client
+    except httpx.TransportError as exc:
+        console.print(f"[red]cannot reach the API at {settings.qcexec_url}[/red]: {exc!r}")
+        raise typer.Exit(1) from exc
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
