@@ -95,12 +95,7 @@ class SubmissionLog:
         producer = self._producer
         submission = isinstance(event, TaskSubmitted)
         topic = self.topics.submitted if submission else self.topics.cancellations
-        attributes = {
-            "messaging.system": "kafka",
-            "messaging.operation.type": "send",
-            "messaging.destination.name": topic,
-            "qcexec.task_id": event.task_id,
-        }
+        attributes = telemetry.messaging(topic, "send") | {"qcexec.task_id": event.task_id}
         with telemetry.tracer().start_as_current_span(
             f"{topic} publish", kind=SpanKind.PRODUCER, attributes=attributes
         ) as span:

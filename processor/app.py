@@ -60,7 +60,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         with telemetry.tracer().start_as_current_span(
             f"{topic_name} publish",
             kind=SpanKind.PRODUCER,
-            attributes=observe.messaging(topic_name, "send"),
+            attributes=telemetry.messaging(topic_name, "send"),
         ):
             headers = event.headers(telemetry.trace_headers())
             while True:

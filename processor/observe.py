@@ -21,15 +21,6 @@ from schemas.topics import Topics
 materializer_log = logging.getLogger("processor.materializer")
 
 
-def messaging(topic: str, operation: str) -> dict[str, str]:
-    """The OpenTelemetry messaging attributes of a span about a record of ``topic``."""
-    return {
-        "messaging.system": "kafka",
-        "messaging.operation.type": operation,
-        "messaging.destination.name": topic,
-    }
-
-
 # --- processor ----------------------------------------------------------------------------
 
 
@@ -38,7 +29,7 @@ def processing(message: faust.types.Message) -> Iterator[Span]:
     """The processor's span of one ``qc.submitted`` record, a child of the span that published
     it (its ``traceparent`` header); lines logged inside are about its task."""
     task_id = message.key.decode(errors="replace") if isinstance(message.key, bytes) else ""
-    attributes = messaging(message.topic, "process") | {
+    attributes = telemetry.messaging(message.topic, "process") | {
         "messaging.destination.partition.id": str(message.partition),
         "messaging.kafka.offset": message.offset,
         "qcexec.task_id": task_id,
@@ -104,7 +95,7 @@ def view_write(batch: dict[TopicPartition, list[ConsumerRecord]], topics: Topics
     start_ns, clock = time.time_ns(), time.perf_counter()
     spans: list[tuple[str, ConsumerRecord, Span]] = []
     for tp, records in batch.items():
-        attributes = messaging(tp.topic, "process")
+        attributes = telemetry.messaging(tp.topic, "process")
         attributes["messaging.destination.partition.id"] = str(tp.partition)
         for record in records:
             task_id = record.key.decode(errors="replace") if record.key else ""

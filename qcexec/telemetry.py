@@ -98,6 +98,15 @@ def setup_tracing(settings: Settings, role: str) -> TracerProvider | None:
     return provider
 
 
+def messaging(topic: str, operation: str) -> dict[str, str]:
+    """The OpenTelemetry messaging attributes of a span about a record of ``topic``."""
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": operation,
+        "messaging.destination.name": topic,
+    }
+
+
 def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
