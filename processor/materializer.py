@@ -38,7 +38,8 @@ REDIS_RETRY_S = 0.5
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
-def _field(tp: TopicPartition) -> str:
+def offsets_field(tp: TopicPartition) -> str:
+    """The view's name for a partition in its ``offsets`` hash."""
     return f"{tp.topic}:{tp.partition}"
 
 
@@ -59,7 +60,7 @@ def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[st
             except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
                 log.warning("skipping undecodable record on %s: %s", tp.topic, exc)
         if records:
-            offsets[_field(tp)] = records[-1].offset + 1
+            offsets[offsets_field(tp)] = records[-1].offset + 1
     return entries, offsets
 
 
@@ -87,7 +88,7 @@ class Materializer(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Positions live in Redis, written with the view: nothing to hand over.
-        self._written -= {_field(tp) for tp in revoked}
+        self._written -= {offsets_field(tp) for tp in revoked}
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._seek_to_view(assigned)
@@ -95,10 +96,10 @@ class Materializer(ConsumerRebalanceListener):
     async def _seek_to_view(self, partitions: list[TopicPartition]) -> None:
         self._view_prefix = await retry_redis(self.view.active_prefix)
         offsets = await retry_redis(self.view.offsets, self._view_prefix)
-        self._written = {_field(tp) for tp in partitions} & offsets.keys()
+        self._written = {offsets_field(tp) for tp in partitions} & offsets.keys()
         for tp in partitions:
-            if _field(tp) in offsets:
-                self.consumer.seek(tp, offsets[_field(tp)])
+            if offsets_field(tp) in offsets:
+                self.consumer.seek(tp, offsets[offsets_field(tp)])
             else:
                 await self.consumer.seek_to_beginning(tp)
         log.info(

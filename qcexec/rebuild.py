@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
-from processor.materializer import BATCH_RECORDS, view_entries
+from processor.materializer import BATCH_RECORDS, offsets_field, view_entries
 from qcexec.log import behind
 from qcexec.view import TaskView
 from schemas.topics import Topics
@@ -59,9 +59,7 @@ async def rebuild_view(
                     progress(records, sum(stops.values()))
             # Partitions without records: recorded too, so that the materializer does not read
             # them from the beginning again after the switch.
-            positions = {
-                f"{tp.topic}:{tp.partition}": await consumer.position(tp) for tp in partitions
-            }
+            positions = {offsets_field(tp): await consumer.position(tp) for tp in partitions}
             await view.apply_batch([], positions, view=target)
             replaced = await view.switch(target)  # None: the live view moved on meanwhile
     except BaseException:

@@ -123,11 +123,9 @@ def _fast_parse(text: str) -> QuantumCircuit | None:
         with warnings.catch_warnings(), _output_dropped():
             warnings.simplefilter("ignore", ExperimentalWarning)
             return qasm3.loads_experimental(text, include_path=())
-    except Exception:
-        return None
-    except BaseException as exc:  # a panic in the extension (pyo3's PanicException)
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # any refusal, a panic in the extension too (pyo3's PanicException)
         return None
 
 
