@@ -44,8 +44,8 @@ LABEL org.opencontainers.image.title="qcexec" \
       org.opencontainers.image.description="OpenQASM 3 programs in, measurement counts out, through a Kafka-compatible log"
 
 # An unprivileged user with a numeric id (so that Kubernetes' runAsNonRoot can check it). Its
-# home is the working directory, the one place the processes write to: Faust keeps its data
-# directory (qcexec-processor-data) there.
+# home is the working directory; the processes write only under /tmp (Faust's data directory,
+# PROCESSOR_DATA_DIR, which holds no tables).
 RUN groupadd --system --gid 10001 qcexec \
     && useradd --system --uid 10001 --gid qcexec --home-dir /var/lib/qcexec --create-home \
         --shell /usr/sbin/nologin qcexec

@@ -18,6 +18,7 @@ from api.routes import router
 from api.submissions import SubmissionLog
 from qcexec.settings import Settings
 from qcexec.view import TaskView
+from schemas.exported import exported_gates
 
 #: Requests that get no trace (comma-separated regular expressions, as OpenTelemetry takes them).
 UNTRACED_URLS = "/healthz,/readyz,/metrics"
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        exported_gates()  # the parser's table, built now rather than on the first submission
         redis = Redis.from_url(config.redis_url)
         submissions = SubmissionLog(
             config.kafka_bootstrap_servers, config.topics, config.api_submit_timeout_s

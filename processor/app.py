@@ -35,6 +35,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     app = faust.App(
         settings.processor_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        datadir=settings.processor_data_path,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,

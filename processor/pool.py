@@ -16,6 +16,7 @@ from pebble import ProcessExpired, ProcessPool
 from processor.simulate import Outcome, Phases, run_program
 from qcexec import metrics, telemetry
 from schemas.events import TaskSubmitted
+from schemas.exported import exported_gates
 from schemas.qasm import Limits, ProgramError
 
 
@@ -40,7 +41,8 @@ class SimulationPool:
         # Workers fork from a server that already imported Qiskit and Aer: a replacement for a
         # killed worker starts in milliseconds, not seconds.
         context.set_forkserver_preload(["processor.simulate"])
-        self._pool = ProcessPool(max_workers=workers, context=context)
+        # Each worker builds the table of exported gate definitions before its first task.
+        self._pool = ProcessPool(max_workers=workers, context=context, initializer=exported_gates)
 
     def warm_up(self) -> None:
         """Start every worker now, so the first tasks do not wait for process start-up."""

@@ -18,28 +18,44 @@ def simulator(max_memory_mb: int, threads: int) -> AerSimulator:
 
 
 def _is_custom(operation: object) -> bool:
-    """A gate the program defined itself (``gate name ... { ... }``).
+    """A gate the program defined itself (``gate name ... { ... }``) and the reference parser
+    built from its body.
 
-    Its name may match a gate the simulator runs natively (``qasm3.dumps`` writes ``rzz`` and
-    ``ecr`` that way), so it is always replaced by its definition, never executed by name.
+    Its name may match a gate the simulator runs natively (a program may define its own ``rzz``
+    or ``ecr``), so it is always replaced by its definition, never executed by name.
     """
     return type(operation) is Gate and operation.definition is not None
 
 
-def inline_custom_gates(circuit: QuantumCircuit) -> QuantumCircuit:
-    """Replace every program-defined gate by its body, inside control flow too."""
+def _replaced(operation: object, native: frozenset[str]) -> bool:
+    """Whether an operation is replaced by its definition: a program-defined gate, or a Qiskit
+    gate the simulator does not run (``cs``, ``rccx``, ...; the definition is exact, and far
+    cheaper to apply than a transpile)."""
+    if _is_custom(operation):
+        return True
+    return (
+        isinstance(operation, Gate)
+        and operation.name not in native
+        and operation.definition is not None
+    )
+
+
+def inline_gates(circuit: QuantumCircuit, native: frozenset[str]) -> QuantumCircuit:
+    """Replace every program-defined gate, and every gate the simulator does not run, by its
+    body, recursively and inside control flow too."""
     if not any(
-        _is_custom(i.operation) or isinstance(i.operation, ControlFlowOp) for i in circuit.data
+        _replaced(i.operation, native) or isinstance(i.operation, ControlFlowOp)
+        for i in circuit.data
     ):
         return circuit
     out = circuit.copy_empty_like()
     for instruction in circuit.data:
         operation = instruction.operation
-        if _is_custom(operation):
-            body = inline_custom_gates(operation.definition)
+        if _replaced(operation, native):
+            body = inline_gates(operation.definition, native)
             out.compose(body, qubits=instruction.qubits, inplace=True)
         elif isinstance(operation, ControlFlowOp):
-            blocks = [inline_custom_gates(block) for block in operation.blocks]
+            blocks = [inline_gates(block, native) for block in operation.blocks]
             out.append(operation.replace_blocks(blocks), instruction.qubits, instruction.clbits)
         else:
             out.append(instruction)
@@ -63,9 +79,11 @@ def _native(backend: AerSimulator) -> frozenset[str]:
 
 
 def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
-    """What the simulator can execute: custom gates inlined; transpiled only when needed."""
-    circuit = inline_custom_gates(circuit)
-    if _operation_names(circuit) <= _native(backend):
+    """What the simulator can execute: gates it does not run inlined; transpiled only when
+    something is still left over."""
+    native = _native(backend)
+    circuit = inline_gates(circuit, native)
+    if _operation_names(circuit) <= native:
         return circuit
     return transpile(circuit, backend, optimization_level=0)
 

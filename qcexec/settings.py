@@ -8,6 +8,8 @@ API_PORT, QC_TASK_DEFAULT_SHOTS, ...).
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
     processor_id: str = "qcexec-processor"
     processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     processor_concurrency: int = 0  # 0: twice the worker count
+    processor_data_dir: str = Field(
+        default="",
+        description="Faust's data directory. The processor keeps no tables there; empty: one "
+        "under the system's temporary directory, named after PROCESSOR_ID.",
+    )
     materializer_group: str = "qcexec-materializer"
 
     # Observability (README, "Observe"). Traces use the standard OTEL_* variables.
@@ -118,6 +125,12 @@ class Settings(BaseSettings):
     @property
     def redis_url(self) -> str:
         return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def processor_data_path(self) -> Path:
+        if self.processor_data_dir:
+            return Path(self.processor_data_dir)
+        return Path(tempfile.gettempdir()) / f"{self.processor_id}-data"
 
     @property
     def agent_concurrency(self) -> int:

@@ -1,13 +1,13 @@
 """OpenQASM 3 acceptance rules and limits, shared by the API (at submit) and the processor.
 
 Two parsers, one behaviour. Qiskit's Rust parser (``qasm3.loads_experimental``) is tried first:
-it is 20 to 40 times faster, but handles only part of the language (no ``gate`` definitions,
-for one) and reads ``include`` paths from disk, so it only ever sees programs whose every
-``include`` is the standard gate library. Anything it refuses goes to the reference ANTLR
-grammar (``openqasm3``) converted with ``qiskit_qasm3_import``, which reads no files (an
-``include`` is a node of the tree, and only the standard library is let through) and whose
-errors say where the program went wrong. Both give the same circuit for the programs the fast
-one takes (tests/unit/test_qasm.py compares their counts).
+it is 20 to 40 times faster, but handles only part of the language (``gate`` definitions only
+as Qiskit's exporter writes them, through :mod:`schemas.exported`) and reads ``include`` paths
+from disk, so it only ever sees programs whose every ``include`` is the standard gate library.
+Anything it refuses goes to the reference ANTLR grammar (``openqasm3``) converted with
+``qiskit_qasm3_import``, which reads no files (an ``include`` is a node of the tree, and only
+the standard library is let through) and whose errors say where the program went wrong. Both
+give the same counts for the programs the fast one takes (tests/unit/test_parsers_agree.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from pydantic import BaseModel
 from qiskit import QuantumCircuit, qasm3
 from qiskit.exceptions import ExperimentalWarning
 from qiskit_qasm3_import import convert
+
+from schemas.exported import rust_form
 
 STANDARD_INCLUDE = "stdgates.inc"
 _POSITION = re.compile(r"^(\d+),(\d+): (.*)$", re.DOTALL)
@@ -119,10 +121,15 @@ def _fast_parse(text: str) -> QuantumCircuit | None:
     """The program through the Rust parser, or None when it refuses it (or cannot see it)."""
     if not _only_standard_includes(text):
         return None
+    readable = rust_form(text)
+    if readable is None:
+        return None
+    source, defined = readable
+    gates = (*qasm3.STDGATES_INC_GATES, *defined) if defined else None
     try:
         with warnings.catch_warnings(), _output_dropped():
             warnings.simplefilter("ignore", ExperimentalWarning)
-            return qasm3.loads_experimental(text, include_path=())
+            return qasm3.loads_experimental(source, custom_gates=gates, include_path=())
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # any refusal, a panic in the extension too (pyo3's PanicException)

@@ -67,6 +67,7 @@ class Stack:
             "QC_TOPIC_PARTITIONS": "3",
             "PROCESSOR_ID": f"{self.prefix}processor",
             "MATERIALIZER_GROUP": f"{self.prefix}materializer",
+            "PROCESSOR_DATA_DIR": str(work_dir / f"{self.prefix}processor-data"),
             "API_PORT": str(self.api_port),
             "PROCESSOR_WORKERS": "2",
             **env,

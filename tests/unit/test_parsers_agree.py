@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit, qasm3
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.circuit.random import random_circuit
+from qiskit.quantum_info import Operator
 from qiskit_aer import AerSimulator
 
 from processor.simulate import prepare
 from schemas import qasm
+from schemas.exported import exported_gates, rust_form
 from tests.conftest import BELL
 
 STD = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
@@ -32,6 +38,9 @@ CORPUS = [
     "c = measure q;\n",
     STD + "qubit q;\nbit c;\nh q;\nc = measure q;\nif (c) x q;\nc = measure q;\n",
     "OPENQASM 3.0;\nqubit q;\nbit c;\nU(pi, 0, pi) q;\nc = measure q;\n",
+    # id: the parsers build different gates for it, and the simulator picks another method for
+    # the otherwise Clifford circuit (stabilizer or statevector), with other counts.
+    STD + "qubit[2] q;\nbit[2] c;\nsx q[1];\nsx q[0];\nid q[0];\nc = measure q;\n",
     # Comments that mention include: the fast parser is not even tried.
     STD + "// include nothing else\nqubit q;\nbit c;\nh q;\nc = measure q;\n",
 ]
@@ -105,3 +114,98 @@ def test_a_path_to_a_file_never_reaches_the_fast_parser(tmp_path) -> None:
         text = f'OPENQASM 3.0;\ninclude "{include}";\nqubit q;\nbit c;\nc = measure q;\n'
         assert not qasm._only_standard_includes(text)
         assert qasm._fast_parse(text) is None
+
+
+# --- Programs Qiskit's exporter writes: gate definitions and the built-in U ----------------------
+
+
+def exported_with(name: str) -> str:
+    """A program as ``qasm3.dumps`` writes it, using the standard gate ``name`` (so defining it),
+    with rotations and a U around it so that the counts depend on the gate's every detail."""
+    gate = get_standard_gate_name_mapping()[name]
+    params = [0.3 + 0.7 * i for i in range(len(gate.params))]
+    circuit = QuantumCircuit(gate.num_qubits)
+    for qubit in range(gate.num_qubits):
+        circuit.ry(0.5 + qubit, qubit)
+        circuit.rz(0.2 * qubit + 0.1, qubit)
+    circuit.u(0.4, 1.1, -0.2, 0)
+    circuit.append(type(gate)(*params), range(gate.num_qubits))
+    circuit.h(0)
+    circuit.measure_all()
+    return qasm3.dumps(circuit)
+
+
+@pytest.mark.parametrize("name", sorted(exported_gates()))
+def test_every_gate_the_exporter_defines_takes_the_fast_path_and_agrees(name: str) -> None:
+    text = exported_with(name)
+    assert f"gate {name}" in text
+    assert check_agree(text)
+
+
+def test_exported_random_circuits_agree_and_most_take_the_fast_path() -> None:
+    taken = [
+        check_agree(qasm3.dumps(random_circuit(4, 3, max_operands=4, measure=True, seed=seed)))
+        for seed in range(30)
+    ]
+    # The rest define a gate whose written body drops its global phase (ecr, ryy, ...).
+    assert sum(taken) >= 15, taken
+
+
+def test_every_gate_in_the_table_is_exactly_its_written_body() -> None:
+    """The Rust parser builds these gates from their constructors; the program means the body it
+    wrote. The exporter drops a definition's global phase (``sxdg``, ``ecr``, ...), which would
+    matter under ``ctrl @``, so such gates are not in the table."""
+    table = exported_gates()
+    assert {"rzz", "cs", "rccx", "c3sx", "cu1"} <= table.keys()
+    assert "sxdg" not in table
+    for name in table:
+        gate = get_standard_gate_name_mapping()[name]
+        circuit = QuantumCircuit(gate.num_qubits)
+        circuit.append(
+            type(gate)(*[0.1 + 0.4 * i for i in range(len(gate.params))]), circuit.qubits
+        )
+        written = qasm._reference_parse(qasm3.dumps(circuit))
+        assert np.allclose(Operator(written).data, Operator(circuit).data), name
+
+
+def test_a_definition_not_as_the_exporter_writes_it_runs_its_own_body() -> None:
+    """The Rust parser would build the standard gate and ignore the body: such a program must
+    go to the reference parser, whose counts follow the body."""
+    text = exported_with("rzz")
+    definition = exported_gates()["rzz"].text
+    assert definition in text
+    mine = "gate rzz(p0) _gate_q_0, _gate_q_1 {\n  x _gate_q_0;\n  x _gate_q_1;\n}\n"
+    changed = text.replace(definition, mine)
+    assert rust_form(changed) is None
+    assert qasm._fast_parse(changed) is None
+    assert counts(qasm.parse_program(changed)) == counts(qasm._reference_parse(changed))
+    assert counts(qasm.parse_program(changed)) != counts(qasm.parse_program(text))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda t, d: t.replace(d, "/*\n" + d + "*/\n"), id="inside a comment"),
+        pytest.param(lambda t, d: t.replace(d, d + "// no gate here\n"), id="a gate comment"),
+        pytest.param(lambda t, d: t.replace(d, "") + d, id="after the statements"),
+        pytest.param(lambda t, d: t.replace(d, d + d), id="twice"),
+        pytest.param(lambda t, d: t.replace(d, d.replace("{", " {", 1)), id="other spacing"),
+        pytest.param(
+            lambda t, d: t.replace(exported_gates()["cs"].text, ""), id="a gate it uses missing"
+        ),
+        pytest.param(lambda t, d: t.replace("OPENQASM 3.0;", "OPENQASM 3;"), id="other header"),
+    ],
+)
+def test_anything_but_the_exporters_layout_goes_to_the_reference_parser(change) -> None:
+    text = exported_with("csx")
+    assert rust_form(text) is not None
+    changed = change(text, exported_gates()["csx"].text)
+    assert changed != text
+    assert rust_form(changed) is None
+    try:
+        expected = counts(qasm._reference_parse(changed))
+    except qasm.ProgramError:
+        with pytest.raises(qasm.ProgramError):
+            qasm.parse_program(changed)
+    else:
+        assert counts(qasm.parse_program(changed)) == expected
