@@ -183,17 +183,12 @@ async def submit_batch(
         except (ValidationError, ProgramError, LimitExceeded) as exc:
             items.append(exc)
     events = [item for item in items if isinstance(item, TaskSubmitted)]
-    appended = await asyncio.gather(
-        *(submissions.append(event) for event in events), return_exceptions=True
-    )
+    outcomes = await submissions.append_all(events)
     failed = {
-        event.task_id: outcome
-        for event, outcome in zip(events, appended, strict=True)
-        if isinstance(outcome, BaseException)
+        event.task_id: failure
+        for event, failure in zip(events, outcomes, strict=True)
+        if failure is not None
     }
-    for outcome in failed.values():
-        if not isinstance(outcome, LogUnavailable):
-            raise outcome
     accepted = [event for event in events if event.task_id not in failed]
     if accepted:
         await _write_through(view, accepted)

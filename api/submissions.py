@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from opentelemetry.trace import SpanKind, StatusCode
 
 from qcexec import metrics, telemetry
@@ -17,6 +18,10 @@ from schemas.topics import Topics
 log = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
+#: Errors after which a producer delivers nothing more: it failed a record whose sequence
+#: number the broker had already moved past (records that timed out while the broker was away),
+#: and every later record fails the same way. The producer is replaced by a new one.
+BROKEN_PRODUCER = (OutOfOrderSequenceNumber, ProducerFenced)
 
 
 def _about(event: TaskSubmitted | TaskCancelRequested) -> dict[str, str]:
@@ -25,6 +30,15 @@ def _about(event: TaskSubmitted | TaskCancelRequested) -> dict[str, str]:
 
 class LogUnavailable(Exception):
     """The broker did not acknowledge the record in time: the task was not accepted."""
+
+
+def _failure(outcome: object) -> LogUnavailable | None:
+    """Why a record was not accepted, from what sending it returned (None: acknowledged)."""
+    if isinstance(outcome, TimeoutError | KafkaError):
+        return LogUnavailable(str(outcome) or type(outcome).__name__)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return None
 
 
 class SubmissionLog:
@@ -90,41 +104,86 @@ class SubmissionLog:
 
     async def append(self, event: TaskSubmitted | TaskCancelRequested) -> None:
         """Return once the broker acknowledged the record; raise LogUnavailable otherwise."""
+        (failure,) = await self.append_all([event])
+        if failure is not None:
+            raise failure
+
+    async def append_all(
+        self, events: Sequence[TaskSubmitted] | Sequence[TaskCancelRequested]
+    ) -> list[LogUnavailable | None]:
+        """Send every record, then wait once, up to the timeout, for the broker to acknowledge
+        them all. Per event, in order: None (acknowledged) or why it was not accepted."""
+        if not events:
+            return []
         if self._producer is None:
-            raise LogUnavailable("not connected to the broker")
+            return [LogUnavailable("not connected to the broker") for _ in events]
         producer = self._producer
-        submission = isinstance(event, TaskSubmitted)
+        submission = isinstance(events[0], TaskSubmitted)
         topic = self.topics.submitted if submission else self.topics.cancellations
-        attributes = telemetry.messaging(topic, "send") | {"qcexec.task_id": event.task_id}
+        attributes = telemetry.messaging(topic, "send")
+        if len(events) == 1:
+            attributes["qcexec.task_id"] = events[0].task_id
+        else:
+            attributes["messaging.batch.message_count"] = len(events)
         with telemetry.tracer().start_as_current_span(
             f"{topic} publish", kind=SpanKind.PRODUCER, attributes=attributes
         ) as span:
+            trace = telemetry.trace_headers()
             start = time.perf_counter()
-            try:
-                await asyncio.wait_for(
+            sends = asyncio.gather(
+                *(
                     producer.send_and_wait(
                         topic,
                         value=event.encode(),
                         key=event.task_id.encode(),
-                        headers=event.headers(telemetry.trace_headers()),
-                    ),
-                    timeout=self.timeout_s,
-                )
-            except (TimeoutError, KafkaError) as exc:
-                if submission:
-                    metrics.api_submit_duration.labels("unavailable").observe(
-                        time.perf_counter() - start
+                        headers=event.headers(trace),
                     )
+                    for event in events
+                ),
+                return_exceptions=True,
+            )
+            try:
+                # On time-out every send still waiting is cancelled: not accepted, so not to be
+                # delivered later either.
+                outcomes = await asyncio.wait_for(sends, timeout=self.timeout_s)
+            except TimeoutError:
+                outcomes = [TimeoutError()] * len(events)
+            elapsed = time.perf_counter() - start
+            failures = [_failure(outcome) for outcome in outcomes]
+            if any(isinstance(outcome, BROKEN_PRODUCER) for outcome in outcomes):
+                self._replace(producer)
+            if any(failures):
                 span.set_status(StatusCode.ERROR, "not acknowledged by the broker")
-                log.warning("task %s not accepted: %r", event.task_id, exc, extra=_about(event))
-                raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+        for event, failure in zip(events, failures, strict=True):
             if submission:
-                metrics.api_submit_duration.labels("accepted").observe(time.perf_counter() - start)
+                outcome = "unavailable" if failure else "accepted"
+                metrics.api_submit_duration.labels(outcome).observe(elapsed)
+            if failure is not None:
+                log.warning("task %s not accepted: %s", event.task_id, failure, extra=_about(event))
+            elif submission:
                 log.info(
                     "task %s accepted (%d shots)", event.task_id, event.shots, extra=_about(event)
                 )
             else:
                 log.info("task %s: cancellation requested", event.task_id, extra=_about(event))
+        return failures
+
+    def _replace(self, producer: AIOKafkaProducer) -> None:
+        """Retire a broken producer and connect a new one in the background (appends answer
+        LogUnavailable meanwhile)."""
+        if self._producer is not producer:
+            return  # already being replaced
+        self._producer = None
+        log.warning("the producer cannot deliver any more records; replacing it")
+
+        async def replace() -> None:
+            try:
+                await producer.stop()
+            except Exception as exc:  # its sender stopped with the error that broke it
+                log.info("the broken producer stopped: %r", exc)
+            await self._connect()
+
+        self._connecting = asyncio.create_task(replace())
 
     async def stop(self) -> None:
         if self._connecting is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -107,7 +108,10 @@ def messaging(topic: str, operation: str) -> dict[str, str]:
     }
 
 
+@cache
 def tracer() -> trace.Tracer:
+    """One tracer per process: ``get_tracer`` reads the environment on every call. (Before the
+    provider is installed it is a proxy that follows the provider once there is one.)"""
     return trace.get_tracer(TRACER_NAME)
 
 

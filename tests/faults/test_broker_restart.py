@@ -55,6 +55,13 @@ def test_broker_restart_loses_no_accepted_task(stack: Stack, real_services: Serv
         wait_for(lambda: len(accepted) >= 20, 60, "submissions before the restart")
         broker.stop()
         wait_for(lambda: any(code == 503 for code, _ in answers), 60, "a 503 during the outage")
+        started = time.monotonic()
+        batch = stack.client.post(
+            "/tasks/batch", json={"tasks": [{"qc": BELL, "shots": 20, "seed": i} for i in range(3)]}
+        )
+        answers.append((batch.status_code, time.monotonic() - started))
+        assert batch.status_code == 503 and batch.headers.get("retry-after"), batch.text
+        assert [item["error"]["status"] for item in batch.json()["tasks"]] == [503] * 3
         broker.start()
         broker.wait_ready(timeout=120)
         during = len(answers)
