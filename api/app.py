@@ -16,7 +16,9 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import router
 from api.submissions import SubmissionLog
+from api.tracing import ClientTrace
 from qcexec.settings import Settings
+from qcexec.telemetry import tracing_on
 from qcexec.view import TaskView
 from schemas.exported import exported_gates
 
@@ -63,10 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(page.router)
-    # Server spans (a client's traceparent honoured) around all of it; not for the probes.
-    FastAPIInstrumentor.instrument_app(
-        app,
-        excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_URLS),
-        exclude_spans=["receive", "send"],
-    )
+    if tracing_on():
+        # Server spans (a client's traceparent honoured) around all of it; not for the probes.
+        FastAPIInstrumentor.instrument_app(
+            app,
+            excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_URLS),
+            exclude_spans=["receive", "send"],
+        )
+    else:
+        app.add_middleware(ClientTrace)
     return app

@@ -99,6 +99,11 @@ def setup_tracing(settings: Settings, role: str) -> TracerProvider | None:
     return provider
 
 
+def tracing_on() -> bool:
+    """Whether this process installed a tracer provider (:func:`setup_tracing`)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def messaging(topic: str, operation: str) -> dict[str, str]:
     """The OpenTelemetry messaging attributes of a span about a record of ``topic``."""
     return {

@@ -3,11 +3,12 @@ materializer -> Redis -> API, on the real broker and Redis."""
 
 from __future__ import annotations
 
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.stack import Stack
+from tests.stack import Stack, read_topic
 
 GHZ = """OPENQASM 3.0;
 include "stdgates.inc";
@@ -100,3 +101,23 @@ def test_fifty_concurrent_submissions_all_complete(stack: Stack, bell: str) -> N
     results = [stack.wait_terminal(task_id) for task_id in task_ids]
     assert all(r["status"] == "completed" for r in results)
     assert all(sum(r["result"].values()) == 100 for r in results)
+
+
+def test_a_clients_traceparent_travels_with_the_task_without_tracing(
+    stack: Stack, bell: str
+) -> None:
+    """No tracer provider here (nothing exports spans): the client's trace still reaches the
+    task's records, so that a trace the client started can follow the task."""
+    trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
+    response = stack.client.post(
+        "/tasks",
+        json={"qc": bell, "seed": 3},
+        headers={"traceparent": f"00-{trace_id}-{parent}-01"},
+    )
+    assert response.status_code == 202
+    task_id = response.json()["task_id"]
+    assert stack.wait_terminal(task_id)["status"] == "completed"
+    bootstrap = stack.services.kafka_bootstrap
+    for topic in (stack.topics.submitted, stack.topics.results):
+        (record,) = [r for r in read_topic(bootstrap, topic) if r.key == task_id.encode()]
+        assert dict(record.headers)["traceparent"].decode().split("-")[1] == trace_id, topic
