@@ -20,6 +20,14 @@ from schemas.exported import exported_gates
 from schemas.qasm import Limits, ProgramError
 
 
+def _start_worker(nice: int) -> None:
+    """In each worker process, before its first task: lower its priority by ``nice`` (the
+    simulations yield the CPU to the processor's own event loop, to the broker and to the API
+    where they share a machine) and build the parser's table of exported gate definitions."""
+    os.nice(nice)
+    exported_gates()
+
+
 class WorkerCrashed(Exception):
     """The worker process running a task died; the task may be retried."""
 
@@ -30,7 +38,12 @@ class TaskCancelled(Exception):
 
 class SimulationPool:
     def __init__(
-        self, workers: int, limits: Limits, max_memory_mb: int, time_limit_s: float
+        self,
+        workers: int,
+        limits: Limits,
+        max_memory_mb: int,
+        time_limit_s: float,
+        nice: int = 0,
     ) -> None:
         self.workers = workers
         self.limits = limits
@@ -41,8 +54,9 @@ class SimulationPool:
         # Workers fork from a server that already imported Qiskit and Aer: a replacement for a
         # killed worker starts in milliseconds, not seconds.
         context.set_forkserver_preload(["processor.simulate"])
-        # Each worker builds the table of exported gate definitions before its first task.
-        self._pool = ProcessPool(max_workers=workers, context=context, initializer=exported_gates)
+        self._pool = ProcessPool(
+            max_workers=workers, context=context, initializer=_start_worker, initargs=(nice,)
+        )
 
     def warm_up(self) -> None:
         """Start every worker now, so the first tasks do not wait for process start-up."""

@@ -25,6 +25,7 @@ def main() -> None:
         limits=settings.limits,
         max_memory_mb=settings.qc_task_max_memory_mb,
         time_limit_s=settings.qc_task_time_limit_ms / 1000,
+        nice=settings.processor_worker_nice,
     )
     pool.warm_up()
     redis = Redis.from_url(settings.redis_url)

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     processor_id: str = "qcexec-processor"
     processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     processor_concurrency: int = 0  # 0: twice the worker count
+    processor_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the simulator workers' CPU priority is: simulations yield "
+        "to the processor's event loop (consuming, heartbeats) and to what shares the machine.",
+    )
     processor_data_dir: str = Field(
         default="",
         description="Faust's data directory. The processor keeps no tables there; empty: one "
