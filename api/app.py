@@ -17,6 +17,7 @@ from api.metrics import RequestMetrics
 from api.routes import router
 from api.submissions import SubmissionLog
 from api.tracing import ClientTrace
+from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import tracing_on
 from qcexec.view import TaskView
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = RateLimiter(
             redis, config.redis_prefix, config.api_rate_limit_per_s, config.api_rate_limit_burst
         )
+        freeze_startup_objects()
         try:
             async with view.notifications() as notifier:
                 app.state.notifier = notifier

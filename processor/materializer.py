@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from processor import observe
 from qcexec import metrics
 from qcexec.logsetup import setup_logging
+from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import setup_tracing
 from qcexec.view import StalePosition, TaskView, ViewEntry, result_entry, submitted_entry
@@ -181,6 +182,7 @@ def main() -> None:
     settings = Settings()
     setup_logging(settings, "materializer")
     setup_tracing(settings, "materializer")
+    freeze_startup_objects()
     asyncio.run(serve(settings))
 
 

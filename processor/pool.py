@@ -15,6 +15,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from processor.simulate import Outcome, Phases, run_program
 from qcexec import metrics, telemetry
+from qcexec.runtime import freeze_startup_objects
 from schemas.events import TaskSubmitted
 from schemas.exported import exported_gates
 from schemas.qasm import Limits, ProgramError
@@ -23,9 +24,11 @@ from schemas.qasm import Limits, ProgramError
 def _start_worker(nice: int) -> None:
     """In each worker process, before its first task: lower its priority by ``nice`` (the
     simulations yield the CPU to the processor's own event loop, to the broker and to the API
-    where they share a machine) and build the parser's table of exported gate definitions."""
+    where they share a machine), build the parser's table of exported gate definitions and
+    freeze what start-up made."""
     os.nice(nice)
     exported_gates()
+    freeze_startup_objects()
 
 
 class WorkerCrashed(Exception):

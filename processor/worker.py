@@ -11,6 +11,7 @@ from processor.app import create_app
 from processor.pool import SimulationPool
 from qcexec import metrics
 from qcexec.logsetup import json_logs, setup_logging
+from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import setup_tracing
 from qcexec.view import TaskView
@@ -37,6 +38,7 @@ def main() -> None:
         settings.processor_metrics_port,
         settings.liveness_timeout_s,
     )
+    freeze_startup_objects()
     try:
         # The worker handles SIGTERM and SIGINT: it stops consuming, lets the agents finish
         # the records in hand and commits what they finished. Logging stays as set up above
