@@ -143,8 +143,9 @@ class SubmissionLog:
                 return_exceptions=True,
             )
             try:
-                # On time-out every send still waiting is cancelled: not accepted, so not to be
-                # delivered later either.
+                # On time-out every send still waiting is cancelled and answered as not
+                # accepted. (A record the producer already holds may still reach the log once
+                # the broker is back: the task may then run although the client got a 503.)
                 outcomes = await asyncio.wait_for(sends, timeout=self.timeout_s)
             except TimeoutError:
                 outcomes = [TimeoutError()] * len(events)
