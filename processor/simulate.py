@@ -78,12 +78,16 @@ def _native(backend: AerSimulator) -> frozenset[str]:
     return frozenset(backend.target.operation_names) | {"barrier"}
 
 
+def runs_natively(circuit: QuantumCircuit, backend: AerSimulator) -> bool:
+    """Whether the simulator runs every operation of the circuit as it is."""
+    return _operation_names(circuit) <= _native(backend)
+
+
 def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
     """What the simulator can execute: gates it does not run inlined; transpiled only when
     something is still left over."""
-    native = _native(backend)
-    circuit = inline_gates(circuit, native)
-    if _operation_names(circuit) <= native:
+    circuit = inline_gates(circuit, _native(backend))
+    if runs_natively(circuit, backend):
         return circuit
     return transpile(circuit, backend, optimization_level=0)
 

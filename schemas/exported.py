@@ -99,9 +99,12 @@ def rust_form(text: str) -> tuple[str, list[CustomGate]] | None:
     position, defined, constructors = header.end(), set(), []
     while (match := _DEFINITION.match(text, position)) is not None:
         exported = known.get(match[1])
-        if exported is None or exported.text != match[0] or match[1] in defined:
-            return None
-        if not exported.uses <= defined:
+        if (
+            exported is None
+            or exported.text != match[0]
+            or match[1] in defined
+            or not exported.uses <= defined
+        ):
             return None
         defined.add(match[1])
         constructors.append(exported.constructor)

@@ -22,14 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 from qiskit import qasm3, transpile
 
-from tests.perf.workloads import (
-    Workload,
-    counts_of,
-    executable,
-    parse,
-    runs_natively,
-    simulator,
-)
+from processor.simulate import runs_natively
+from tests.perf.workloads import Workload, counts_of, executable, parse, simulator
 
 #: Timed rounds per baseline (and per strategy of the best one), each on a share of the circuits.
 ROUNDS = 3

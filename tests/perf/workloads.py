@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from qiskit import QuantumCircuit, qasm3
-from qiskit.circuit import ControlFlowOp
 from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
 
@@ -114,20 +113,6 @@ def parse(text: str, parser: str) -> QuantumCircuit:
     if parser == "qcexec":
         return parse_program(text)
     return qasm3.loads(text)
-
-
-def operation_names(circuit: QuantumCircuit) -> set[str]:
-    names = set()
-    for instruction in circuit.data:
-        names.add(instruction.operation.name)
-        if isinstance(instruction.operation, ControlFlowOp):
-            for block in instruction.operation.blocks:
-                names |= operation_names(block)
-    return names
-
-
-def runs_natively(circuit: QuantumCircuit, backend: AerSimulator) -> bool:
-    return operation_names(circuit) <= set(backend.target.operation_names) | {"barrier"}
 
 
 def executable(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
