@@ -306,6 +306,9 @@ class KafkaBroker(ManagedProcess):
             # session expires (default 9 s, so about 14 s to ready); 4 s still tolerates pauses.
             "broker.heartbeat.interval.ms": "1000",
             "broker.session.timeout.ms": "4000",
+            # The controller appends a no-op record to the metadata log this often (default
+            # 500 ms); every 5 s takes the idle broker from 29-40 to 19-27 ms of CPU a second.
+            "metadata.max.idle.interval.ms": "5000",
         }
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         if not (log_dir / "meta.properties").exists():
