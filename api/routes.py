@@ -30,7 +30,7 @@ from api.models import (
     TaskRequest,
     TaskStatus,
 )
-from api.submissions import LogUnavailable
+from api.submissions import LogUnavailable, SubmissionLog
 from qcexec.settings import Settings
 from qcexec.view import TERMINAL_STATES, TaskView, submitted_entry
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
@@ -74,6 +74,28 @@ async def _write_through(view: TaskView, events: list[TaskSubmitted]) -> None:
         )
 
 
+async def _append(
+    submissions: SubmissionLog, view: TaskView, events: list[TaskSubmitted]
+) -> list[LogUnavailable | None]:
+    """Append the records; those the broker did not acknowledge in time are withdrawn, so that
+    none of them runs should it reach the log after all (see ``TaskView.withdraw``)."""
+    failures = await submissions.append_all(events)
+    refused = [event for event, failure in zip(events, failures, strict=True) if failure]
+    if refused:
+        try:
+            await view.withdraw(refused)
+        except (RedisError, OSError) as exc:
+            about = {"task_id": refused[0].task_id} if len(refused) == 1 else {}
+            log.warning("%d task(s) answered 503 not withdrawn: %r", len(refused), exc, extra=about)
+    return failures
+
+
+async def _append_one(submissions: SubmissionLog, view: TaskView, event: TaskSubmitted) -> None:
+    (failure,) = await _append(submissions, view, [event])
+    if failure is not None:
+        raise failure
+
+
 def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:
     return JSONResponse(
         {"task_id": task_id, "message": ACCEPTED},
@@ -114,7 +136,7 @@ async def submit_task(
 ) -> Response:
     event = _submission(body, settings, owner)
     if idempotency_key is None:
-        await submissions.append(event)
+        await _append_one(submissions, view, event)
         await _write_through(view, [event])
         return _accepted(event.task_id)
 
@@ -134,7 +156,7 @@ async def submit_task(
             )
         return _accepted(seen_task, status_code=200)
     try:
-        await submissions.append(event)
+        await _append_one(submissions, view, event)
     except LogUnavailable:
         await view.redis.delete(key)  # not accepted: a retry with the key must try again
         raise
@@ -183,7 +205,7 @@ async def submit_batch(
         except (ValidationError, ProgramError, LimitExceeded) as exc:
             items.append(exc)
     events = [item for item in items if isinstance(item, TaskSubmitted)]
-    outcomes = await submissions.append_all(events)
+    outcomes = await _append(submissions, view, events)
     failed = {
         event.task_id: failure
         for event, failure in zip(events, outcomes, strict=True)

@@ -147,7 +147,7 @@ class SubmissionLog:
             try:
                 # On time-out every send still waiting is cancelled and answered as not
                 # accepted. (A record the producer already holds may still reach the log once
-                # the broker is back: the task may then run although the client got a 503.)
+                # the broker is back: the routes withdraw such tasks, see TaskView.withdraw.)
                 outcomes = await asyncio.wait_for(sends, timeout=self.timeout_s)
             except TimeoutError:
                 outcomes = [TimeoutError()] * len(events)

@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 #: A worker that dies may have been killed for reasons of its own (the machine's memory);
 #: a program that kills it this many times in a row fails.
 CRASH_ATTEMPTS = 2
+#: Why a task ends ``cancelled`` without running, by what the view said when it was claimed.
+NOT_RUN = {
+    "cancelled": "cancelled before it started",
+    "withdrawn": "not accepted: the API answered 503 before the log acknowledged it",
+}
 
 
 class Cancellations:
@@ -48,8 +53,9 @@ class Cancellations:
 
 
 async def _claim(view: TaskView, task: TaskSubmitted, started_at: datetime, name: str) -> str:
-    """Mark the task running in the view; ``run``, ``cancelled`` or ``done``. Without Redis
-    the task runs anyway: the view is a convenience here, the log is what counts."""
+    """Mark the task running in the view; ``run``, ``done``, or a key of :data:`NOT_RUN`.
+    Without Redis the task runs anyway: the view is a convenience here, the log is what
+    counts."""
     try:
         return await view.claim(running_entry(task, started_at, name))
     except (RedisError, OSError) as exc:
@@ -73,8 +79,8 @@ async def execute(
         return None
     outcome = None
     error: TaskError | None = None
-    if claim == "cancelled":
-        error = TaskError(code="cancelled", message="cancelled before it started")
+    if claim in NOT_RUN:
+        error = TaskError(code="cancelled", message=NOT_RUN[claim])
     else:
         with cancellations.running(task.task_id) as cancel:
             for attempt in range(1, CRASH_ATTEMPTS + 1):

@@ -10,10 +10,11 @@ The view lives under a *view prefix*; the key ``{base}active`` names the one in 
 prefix itself when unset), and every script resolves it, so ``rebuild-view`` can build a new
 view beside the live one (``{base}building`` names it: live writes go to both) and switch in
 one step once it has caught up. Under a view prefix: ``task:{id}`` (hash: rank,
-gen, doc, owner, cancel), ``index:{owner}`` (task ids by submission time) and ``offsets`` (the
-next log offset per ``topic:partition``, written in the same script as the documents, so the
-view and its position in the log never disagree). Under the base prefix: the pub/sub channel
-``done`` (ids of tasks that reached a terminal state), idempotency keys and rate-limit buckets.
+gen, doc, owner, cancel, withdrawn), ``index:{owner}`` (task ids by submission time) and
+``offsets`` (the next log offset per ``topic:partition``, written in the same script as the
+documents, so the view and its position in the log never disagree). Under the base prefix:
+the pub/sub channel ``done`` (ids of tasks that reached a terminal state), idempotency keys
+and rate-limit buckets.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ return moved
 
 # ARGV: base, then one entry (the running state). 'done' when the task already has an outcome
 # of this generation or a newer one (a redelivery), 'cancelled' when a client cancelled it
-# before it started, else it becomes 'running'.
+# before it started, 'withdrawn' when the API answered 503 for it, else it becomes 'running'.
 _CLAIM = (
     _ACTIVE
     + _STORE
@@ -117,12 +118,15 @@ _CLAIM = (
 local base = ARGV[1]
 local view = active(base)
 local key = view .. 'task:' .. ARGV[2]
-local current = redis.call('HMGET', key, 'rank', 'gen', 'cancel')
+local current = redis.call('HMGET', key, 'rank', 'gen', 'cancel', 'withdrawn')
 local gen = tonumber(ARGV[4])
 if current[1] and tonumber(current[1]) >= 2 and tonumber(current[2] or '0') >= gen then
   return 'done'
 end
-if current[3] and tonumber(current[3]) >= gen then return 'cancelled' end
+if current[3] and tonumber(current[3]) >= gen then
+  if current[4] then return 'withdrawn' end
+  return 'cancelled'
+end
 for _, each in ipairs(live(base)) do store(base, each, {unpack(ARGV, 2, 8)}) end
 return 'run'
 """
@@ -144,6 +148,22 @@ if rank < 2 then
   end
 end
 return {rank, found[3]}
+"""
+)
+
+# ARGV: base, ttl (0: none), then task id and generation pairs. Marks submissions the API
+# answered 503 for: their records were in the producer's hands and may still reach the log.
+_WITHDRAW = (
+    _ACTIVE
+    + """
+for _, view in ipairs(live(ARGV[1])) do
+  for i = 3, #ARGV, 2 do
+    local key = view .. 'task:' .. ARGV[i]
+    redis.call('HSET', key, 'cancel', ARGV[i + 1], 'withdrawn', '1')
+    if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', key, ARGV[2]) end
+  end
+end
+return 1
 """
 )
 
@@ -271,6 +291,7 @@ class TaskView:
         self._apply = redis.register_script(_APPLY)
         self._claim = redis.register_script(_CLAIM)
         self._cancel = redis.register_script(_CANCEL)
+        self._withdraw = redis.register_script(_WITHDRAW)
         self._get = redis.register_script(_GET)
         self._switch = redis.register_script(_SWITCH)
 
@@ -323,7 +344,8 @@ class TaskView:
         return moved
 
     async def claim(self, entry: ViewEntry) -> str:
-        """``run``, ``cancelled`` or ``done``: see ``_CLAIM``. ``entry`` is the running state."""
+        """``run``, ``cancelled``, ``withdrawn`` or ``done``: see ``_CLAIM``. ``entry`` is the
+        running state."""
         result = await self._claim(args=[self.prefix, *entry.args(self.ttl_s)])
         return result.decode() if isinstance(result, bytes) else str(result)
 
@@ -331,6 +353,15 @@ class TaskView:
         """Record a cancellation: the task's rank then (-1: no such task) and its document."""
         rank, doc = await self._cancel(args=[self.prefix, task_id, owner or ""])
         return int(rank), doc
+
+    async def withdraw(self, tasks: Sequence[TaskSubmitted]) -> None:
+        """Make sure these submissions never run: the API told their clients they were not
+        accepted, yet a record the producer already held may still reach the log (an idempotent
+        producer retries it until the broker takes it). Such a task ends ``cancelled``."""
+        args: list[Any] = [self.prefix, self.ttl_s]
+        for task in tasks:
+            args += [task.task_id, task.generation]
+        await self._withdraw(args=args)
 
     async def offsets(self, view: str | None = None) -> dict[str, int]:
         """Next offset to read per ``topic:partition``, as that view (the active one by

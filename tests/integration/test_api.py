@@ -3,11 +3,13 @@ what a client is told when the log is unavailable."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis
 
 from api.app import create_app
 from deploy.local import free_port
@@ -35,8 +37,6 @@ def settings_for(services: Services, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(real_services: Services) -> Iterator[TestClient]:
-    import asyncio
-
     settings = settings_for(real_services)
     asyncio.run(create_topics(settings.kafka_bootstrap_servers, settings.topics, 1))
     with TestClient(create_app(settings)) as test_client:
@@ -115,6 +115,20 @@ def test_broker_unreachable_is_503_with_retry_after(real_services: Services) -> 
         assert response.status_code == 503
         assert response.headers["retry-after"]
         assert "not accepted" in response.json()["detail"]
+    # Withdrawn in the view, so that it never runs should its record reach the log anyway.
+    assert _withdrawn(settings) == [{b"cancel": b"0", b"withdrawn": b"1"}]
+
+
+def _withdrawn(settings: Settings) -> list[dict[bytes, bytes]]:
+    async def read() -> list[dict[bytes, bytes]]:
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            keys = [key async for key in redis.scan_iter(match=f"{settings.redis_prefix}task:*")]
+            return [await redis.hgetall(key) for key in keys]
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(read())
 
 
 def test_redis_unreachable_get_is_503(real_services: Services) -> None:

@@ -3,11 +3,17 @@ lifecycle, cancel, idempotent and batch submission, listing, long-poll and per-s
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
 
+from qcexec.view import TaskView
+from schemas.events import TaskSubmitted, utcnow
 from tests.conftest import BELL
 from tests.faults.test_guardrails import RUNAWAY
 from tests.services import Services
@@ -38,6 +44,47 @@ def test_cancel_before_start_never_runs(stack: Stack) -> None:
     assert done["message"] == "Task cancelled: cancelled before it started"
     assert "started_at" not in done and "result" not in done
     (record,) = results_for(stack, task_id)
+    assert b'"status":"cancelled"' in record
+
+
+def test_a_submission_answered_503_never_runs_if_its_record_reaches_the_log(
+    stack: Stack,
+) -> None:
+    """The API withdraws what it answered 503 for (tests/integration/test_api.py); a record
+    the producer held on to may still be appended once the broker is back. Here that late
+    record is appended directly, after the withdrawal."""
+    if not stack.running_processors():
+        stack.add_processor()
+    event = TaskSubmitted(
+        task_id=str(uuid.uuid4()), qasm=BELL, shots=10, seed=1, submitted_at=utcnow()
+    )
+
+    async def withdraw_then_append() -> None:
+        redis = Redis.from_url(stack.services.redis_url)
+        try:
+            await TaskView(redis, stack.prefix).withdraw([event])
+        finally:
+            await redis.aclose()
+        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                stack.topics.submitted,
+                value=event.encode(),
+                key=event.task_id.encode(),
+                headers=event.headers(),
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(withdraw_then_append())
+    done = stack.wait_terminal(event.task_id)
+    assert done["state"] == "cancelled" and "result" not in done and "started_at" not in done
+    assert done["error"] == {
+        "code": "cancelled",
+        "message": "not accepted: the API answered 503 before the log acknowledged it",
+    }
+    (record,) = results_for(stack, event.task_id)
     assert b'"status":"cancelled"' in record
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 from redis.asyncio import Redis
 
-from qcexec.view import TaskView, result_entry, submitted_entry
+from qcexec.view import TaskView, result_entry, running_entry, submitted_entry
 from schemas.events import TaskError, TaskResult, TaskSubmitted
 from tests.services import Services
 
@@ -66,5 +66,21 @@ def test_result_before_submission_stays_terminal(real_services) -> None:
 def test_unknown_task_is_none(real_services) -> None:
     async def check(view: TaskView) -> None:
         assert await view.get("nope") is None
+
+    run_with_view(real_services, check)
+
+
+def test_withdrawn_submission_is_never_claimed_to_run(real_services) -> None:
+    async def check(view: TaskView) -> None:
+        submitted, _, _ = events("w")
+        await view.withdraw([submitted])
+        assert await view.get("w") is None  # nothing to show until its record arrives
+        assert (await view.page(None, 10, None, None))[0] == []
+        assert await view.apply(submitted_entry(submitted))  # the record arrives after all
+        assert (await view.get("w")).state == "queued"
+        assert await view.claim(running_entry(submitted, NOW, "p")) == "withdrawn"
+        assert (await view.get("w")).state == "queued"  # not marked running
+        replayed = submitted.model_copy(update={"generation": 1})
+        assert await view.claim(running_entry(replayed, NOW, "p")) == "run"
 
     run_with_view(real_services, check)
