@@ -26,7 +26,7 @@ from qcexec.rebuild import rebuild_view
 from qcexec.replay import parse_position, replay
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
-from qcexec.view import TERMINAL_STATES, TaskView
+from qcexec.view import TERMINAL_STATES, RebuildInProgress, TaskView
 
 app = typer.Typer(
     help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.",
@@ -224,7 +224,11 @@ def rebuild_view_command() -> None:
         finally:
             await redis.aclose()
 
-    done = asyncio.run(run())
+    try:
+        done = asyncio.run(run())
+    except RebuildInProgress as exc:
+        console.print(f"[red]not rebuilt[/red]: {exc}")
+        raise typer.Exit(1) from exc
     console.print(
         f"view {done.view} is active: {done.records} records read; "
         f"{done.replaced} replaced ({done.deleted_keys} keys deleted)"

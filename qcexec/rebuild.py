@@ -6,6 +6,7 @@ writes (pending states written through at submit, claims, cancellations) go to b
 Once the new view has read every partition at least as far as the active one, one atomic step
 makes it active (so no answer ever goes backwards) and the old view is deleted. The running
 materializer notices the switch on its next write and carries on from the new view's offsets.
+One rebuild runs at a time: a second one stops at once (:class:`~qcexec.view.RebuildInProgress`).
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ async def rebuild_view(
     target = f"{view.prefix}v{time.time_ns() // 1_000_000}:"
     partitions = list(consumer.assignment())
     await consumer.seek_to_beginning(*partitions)
-    await view.start_building(target)
+    await view.start_building(target)  # RebuildInProgress when another rebuild runs
     records = 0
     replaced: str | None = None
     try:
         while replaced is None:
             stops = await consumer.end_offsets(partitions)
+            await view.keep_building(target)
             while await behind(consumer, stops):
+                await view.keep_building(target)
                 batch = await consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
                 entries, offsets = view_entries(topics, batch)
                 await view.apply_batch(entries, offsets, view=target)

@@ -35,6 +35,8 @@ from schemas.events import TaskResult, TaskSubmitted
 log = logging.getLogger(__name__)
 
 PENDING_MESSAGE = "Task is still in progress."
+#: How long the mark of a view being rebuilt lasts without being renewed.
+BUILDING_TTL_S = 60
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = 0, 1, 2
 TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 
@@ -167,6 +169,13 @@ return 1
 """
 )
 
+# KEYS: the mark of the view being built. ARGV: that view, seconds. Renews the mark if it is
+# still that view's; returns 1 if it was.
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+
 # ARGV: base, the view to switch to. Switches only when that view has read every partition at
 # least as far as the active one (so no answer goes backwards), and stops live writes to it as
 # a view being built. Returns the view it replaced, or false when not caught up yet.
@@ -292,6 +301,7 @@ class TaskView:
         self._claim = redis.register_script(_CLAIM)
         self._cancel = redis.register_script(_CANCEL)
         self._withdraw = redis.register_script(_WITHDRAW)
+        self._renew = redis.register_script(_RENEW)
         self._get = redis.register_script(_GET)
         self._switch = redis.register_script(_SWITCH)
 
@@ -372,8 +382,20 @@ class TaskView:
 
     async def start_building(self, view: str) -> None:
         """Send live writes (submissions written through, claims, cancellations) to ``view``
-        too while it is being built, so that it misses nothing the active view has."""
-        await self.redis.set(f"{self.prefix}building", view)
+        too while it is being built, so that it misses nothing the active view has. One view
+        is built at a time: raises :class:`RebuildInProgress` when another one is. The mark
+        lasts :data:`BUILDING_TTL_S` unless :meth:`keep_building` renews it, so that a rebuild
+        that died does not block the next one for long."""
+        key = f"{self.prefix}building"
+        if not await self.redis.set(key, view, nx=True, ex=BUILDING_TTL_S):
+            other = await self.redis.get(key)
+            raise RebuildInProgress(other.decode() if other else "?")
+
+    async def keep_building(self, view: str) -> None:
+        """Renew the mark of the view being built; raises :class:`RebuildInProgress` when it
+        is gone (it lapsed: live writes may have missed ``view`` since, so it cannot be used)."""
+        if not await self._renew(keys=[f"{self.prefix}building"], args=[view, BUILDING_TTL_S]):
+            raise RebuildInProgress(view, lapsed=True)
 
     async def stop_building(self, view: str) -> None:
         """Stop sending live writes to ``view`` (a rebuild that did not finish)."""
@@ -445,6 +467,21 @@ class TaskView:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class RebuildInProgress(Exception):
+    """Another view is being built (or this rebuild's mark lapsed)."""
+
+    def __init__(self, view: str, lapsed: bool = False) -> None:
+        if lapsed:
+            message = f"the mark of {view} as the view being built lapsed; start again"
+        else:
+            message = (
+                f"another rebuild is building {view}; wait for it to finish "
+                f"(or up to {BUILDING_TTL_S} s after it stopped)"
+            )
+        super().__init__(message)
+        self.view = view
 
 
 class Notifier:

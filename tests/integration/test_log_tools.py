@@ -32,13 +32,13 @@ from tests.stack import Stack, read_topic, wait_for
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(stack: Stack, *args: str) -> str:
+def cli(stack: Stack, *args: str, exit_code: int = 0) -> str:
     env = {
         name: stack.env[name] for name in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_HOST", "REDIS_PORT")
     }
     env |= {"REDIS_PREFIX": stack.prefix, "QC_TOPIC_PREFIX": stack.prefix, "QCEXEC_URL": stack.url}
     outcome = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-    assert outcome.exit_code == 0, outcome.output
+    assert outcome.exit_code == exit_code, outcome.output
     return outcome.output
 
 
@@ -159,6 +159,26 @@ def test_rebuild_view_under_load_never_answers_wrong(stack: Stack) -> None:
     finally:
         redis.close()
     print(f"\nrebuild under load: {len(accepted)} submitted meanwhile, 0 wrong answers")
+
+
+def test_rebuild_view_refuses_while_another_rebuild_runs(stack: Stack) -> None:
+    task_id = stack.wait_terminal(stack.submit(BELL, shots=16))["task_id"]
+    redis = Redis(host=stack.services.redis_host, port=stack.services.redis_port)
+    mark, other = f"{stack.prefix}building", f"{stack.prefix}v1:"
+    try:
+        active = redis.get(f"{stack.prefix}active")
+        assert redis.set(mark, other, nx=True, ex=60)  # as another rebuild would
+        output = cli(stack, "rebuild-view", exit_code=1)
+        assert f"another rebuild is building {other}" in output
+        assert redis.get(mark).decode() == other  # left to the other rebuild
+        assert redis.get(f"{stack.prefix}active") == active
+        assert stack.status(task_id)["state"] == "completed"
+        redis.delete(mark)  # the other rebuild ends
+        assert "is active" in cli(stack, "rebuild-view")
+        assert redis.get(mark) is None
+    finally:
+        redis.delete(mark)
+        redis.close()
 
 
 def test_example_subscriber_prints_every_result(stack: Stack, tmp_path: Path) -> None:

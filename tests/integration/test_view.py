@@ -7,9 +7,16 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 from redis.asyncio import Redis
 
-from qcexec.view import TaskView, result_entry, running_entry, submitted_entry
+from qcexec.view import (
+    RebuildInProgress,
+    TaskView,
+    result_entry,
+    running_entry,
+    submitted_entry,
+)
 from schemas.events import TaskError, TaskResult, TaskSubmitted
 from tests.services import Services
 
@@ -82,5 +89,20 @@ def test_withdrawn_submission_is_never_claimed_to_run(real_services) -> None:
         assert (await view.get("w")).state == "queued"  # not marked running
         replayed = submitted.model_copy(update={"generation": 1})
         assert await view.claim(running_entry(replayed, NOW, "p")) == "run"
+
+    run_with_view(real_services, check)
+
+
+def test_one_view_built_at_a_time_and_a_lapsed_mark_stops_its_rebuild(real_services) -> None:
+    async def check(view: TaskView) -> None:
+        await view.start_building(f"{view.prefix}v1:")
+        with pytest.raises(RebuildInProgress, match="another rebuild"):
+            await view.start_building(f"{view.prefix}v2:")
+        await view.keep_building(f"{view.prefix}v1:")
+        with pytest.raises(RebuildInProgress, match="lapsed"):
+            await view.keep_building(f"{view.prefix}v2:")
+        await view.redis.delete(f"{view.prefix}building")  # as when the mark expires
+        with pytest.raises(RebuildInProgress, match="lapsed"):
+            await view.keep_building(f"{view.prefix}v1:")
 
     run_with_view(real_services, check)
