@@ -169,6 +169,19 @@ return 1
 """
 )
 
+# ARGV: source view, target view, ttl (0: none), then task ids. Copies each task's 'cancel' and
+# 'withdrawn' marks from the source view to the target one.
+_COPY_MARKS = """
+for i = 4, #ARGV do
+  local marks = redis.call('HMGET', ARGV[1] .. 'task:' .. ARGV[i], 'cancel', 'withdrawn')
+  local key = ARGV[2] .. 'task:' .. ARGV[i]
+  if marks[1] then redis.call('HSET', key, 'cancel', marks[1]) end
+  if marks[2] then redis.call('HSET', key, 'withdrawn', marks[2]) end
+  if (marks[1] or marks[2]) and tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', key, ARGV[3]) end
+end
+return 1
+"""
+
 # KEYS: the mark of the view being built. ARGV: that view, seconds. Renews the mark if it is
 # still that view's; returns 1 if it was.
 _RENEW = """
@@ -302,6 +315,7 @@ class TaskView:
         self._cancel = redis.register_script(_CANCEL)
         self._withdraw = redis.register_script(_WITHDRAW)
         self._renew = redis.register_script(_RENEW)
+        self._copy = redis.register_script(_COPY_MARKS)
         self._get = redis.register_script(_GET)
         self._switch = redis.register_script(_SWITCH)
 
@@ -390,6 +404,20 @@ class TaskView:
         if not await self.redis.set(key, view, nx=True, ex=BUILDING_TTL_S):
             other = await self.redis.get(key)
             raise RebuildInProgress(other.decode() if other else "?")
+        await self._copy_marks(await self.active_prefix(), view)
+
+    async def _copy_marks(self, source: str, target: str, batch: int = 500) -> None:
+        """Copy the cancellations and withdrawals recorded in ``source`` to ``target``: the
+        rebuild reads them from no topic, and those made from now on go to both views."""
+        ids: list[str] = []
+        start = len(f"{source}task:")
+        async for key in self.redis.scan_iter(match=f"{source}task:*", count=1000):
+            ids.append(key.decode()[start:])
+            if len(ids) == batch:
+                await self._copy(args=[source, target, self.ttl_s, *ids])
+                ids.clear()
+        if ids:
+            await self._copy(args=[source, target, self.ttl_s, *ids])
 
     async def keep_building(self, view: str) -> None:
         """Renew the mark of the view being built; raises :class:`RebuildInProgress` when it

@@ -106,3 +106,22 @@ def test_one_view_built_at_a_time_and_a_lapsed_mark_stops_its_rebuild(real_servi
             await view.keep_building(f"{view.prefix}v1:")
 
     run_with_view(real_services, check)
+
+
+def test_a_rebuilt_view_keeps_cancellations_and_withdrawals(real_services) -> None:
+    async def check(view: TaskView) -> None:
+        cancelled, _, _ = events("c")
+        withdrawn, _, _ = events("w")
+        await view.apply(submitted_entry(cancelled))
+        assert (await view.request_cancel("c", None))[0] == 0  # queued, now cancelled
+        await view.withdraw([withdrawn])
+        target = f"{view.prefix}v9:"
+        await view.start_building(target)
+        # What the rebuild reads from the log: the submissions, no cancellation.
+        entries = [submitted_entry(cancelled), submitted_entry(withdrawn)]
+        await view.apply_batch(entries, {}, view=target)
+        assert await view.switch(target) == view.prefix
+        assert await view.claim(running_entry(cancelled, NOW, "p")) == "cancelled"
+        assert await view.claim(running_entry(withdrawn, NOW, "p")) == "withdrawn"
+
+    run_with_view(real_services, check)
