@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 PENDING_MESSAGE = "Task is still in progress."
 #: How long the mark of a view being rebuilt lasts without being renewed.
 BUILDING_TTL_S = 60
+#: Tasks whose cancellation marks are copied to a view being built in one script.
+MARKS_BATCH = 500
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = 0, 1, 2
 TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 
@@ -406,16 +408,17 @@ class TaskView:
             raise RebuildInProgress(other.decode() if other else "?")
         await self._copy_marks(await self.active_prefix(), view)
 
-    async def _copy_marks(self, source: str, target: str, batch: int = 500) -> None:
+    async def _copy_marks(self, source: str, target: str) -> None:
         """Copy the cancellations and withdrawals recorded in ``source`` to ``target``: the
         rebuild reads them from no topic, and those made from now on go to both views."""
         ids: list[str] = []
         start = len(f"{source}task:")
         async for key in self.redis.scan_iter(match=f"{source}task:*", count=1000):
             ids.append(key.decode()[start:])
-            if len(ids) == batch:
+            if len(ids) == MARKS_BATCH:
                 await self._copy(args=[source, target, self.ttl_s, *ids])
                 ids.clear()
+                await self.keep_building(target)  # a large view takes a while
         if ids:
             await self._copy(args=[source, target, self.ttl_s, *ids])
 

@@ -108,7 +108,9 @@ def test_one_view_built_at_a_time_and_a_lapsed_mark_stops_its_rebuild(real_servi
     run_with_view(real_services, check)
 
 
-def test_a_rebuilt_view_keeps_cancellations_and_withdrawals(real_services) -> None:
+def test_a_rebuilt_view_keeps_cancellations_and_withdrawals(real_services, monkeypatch) -> None:
+    monkeypatch.setattr("qcexec.view.MARKS_BATCH", 1)  # a batch per task: the loop's path too
+
     async def check(view: TaskView) -> None:
         cancelled, _, _ = events("c")
         withdrawn, _, _ = events("w")
