@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 PENDING_MESSAGE = "Task is still in progress."
 #: How long the mark of a view being rebuilt lasts without being renewed.
 BUILDING_TTL_S = 60
-#: Tasks whose cancellation marks are copied to a view being built in one script.
-MARKS_BATCH = 500
+#: Keys handled by one command (or script) when walking every key of a view.
+SCAN_BATCH = 500
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = 0, 1, 2
 TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 
@@ -411,16 +411,22 @@ class TaskView:
     async def _copy_marks(self, source: str, target: str) -> None:
         """Copy the cancellations and withdrawals recorded in ``source`` to ``target``: the
         rebuild reads them from no topic, and those made from now on go to both views."""
-        ids: list[str] = []
         start = len(f"{source}task:")
-        async for key in self.redis.scan_iter(match=f"{source}task:*", count=1000):
-            ids.append(key.decode()[start:])
-            if len(ids) == MARKS_BATCH:
-                await self._copy(args=[source, target, self.ttl_s, *ids])
-                ids.clear()
-                await self.keep_building(target)  # a large view takes a while
-        if ids:
+        async for keys in self._scan(f"{source}task:*"):
+            ids = [key.decode()[start:] for key in keys]
             await self._copy(args=[source, target, self.ttl_s, *ids])
+            await self.keep_building(target)  # a large view takes a while
+
+    async def _scan(self, pattern: str) -> AsyncIterator[list[bytes]]:
+        """The keys matching ``pattern``, :data:`SCAN_BATCH` at a time."""
+        batch: list[bytes] = []
+        async for key in self.redis.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == SCAN_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     async def keep_building(self, view: str) -> None:
         """Renew the mark of the view being built; raises :class:`RebuildInProgress` when it
@@ -446,14 +452,8 @@ class TaskView:
             raise ValueError(f"{view!r} is the active view")
         deleted = await self.redis.unlink(f"{view}offsets")
         for pattern in (f"{view}task:*", f"{view}index:*"):
-            batch: list[bytes] = []
-            async for key in self.redis.scan_iter(match=pattern, count=1000):
-                batch.append(key)
-                if len(batch) == 500:
-                    deleted += await self.redis.unlink(*batch)
-                    batch.clear()
-            if batch:
-                deleted += await self.redis.unlink(*batch)
+            async for keys in self._scan(pattern):
+                deleted += await self.redis.unlink(*keys)
         return deleted
 
     async def page(
