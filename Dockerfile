@@ -34,6 +34,7 @@ COPY api ./api
 COPY processor ./processor
 COPY qcexec ./qcexec
 COPY schemas ./schemas
+COPY programs ./programs
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 

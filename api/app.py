@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,11 +18,12 @@ from api.metrics import RequestMetrics
 from api.routes import router
 from api.submissions import SubmissionLog
 from api.tracing import ClientTrace
+from programs.exported import exported_gates
+from programs.workers import ProgramReader
 from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import tracing_on
 from qcexec.view import TaskView
-from schemas.exported import exported_gates
 
 #: Requests that get no trace (comma-separated regular expressions, as OpenTelemetry takes them).
 UNTRACED_URLS = "/healthz,/readyz,/metrics"
@@ -33,6 +35,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         exported_gates()  # the parser's table, built now rather than on the first submission
+        reader = ProgramReader(
+            config.limits,
+            workers=config.qc_parse_workers,
+            time_limit_s=config.qc_parse_time_limit_ms / 1000,
+            memory_mb=config.qc_parse_memory_mb,
+            inline_bytes=config.qc_parse_inline_bytes,
+            nice=config.qc_parse_worker_nice,
+        )
+        await asyncio.to_thread(reader.warm_up)
+        app.state.reader = reader
         redis = Redis.from_url(config.redis_url)
         submissions = SubmissionLog(
             config.kafka_bootstrap_servers, config.topics, config.api_submit_timeout_s
@@ -53,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await submissions.stop()
             await redis.aclose()
+            reader.close()
 
     app = FastAPI(
         title="qcexec",

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.submissions import SubmissionLog
+from programs.workers import ProgramReader
 from qcexec.settings import Settings
 from qcexec.view import TaskView
 
@@ -26,6 +27,11 @@ async def _view(request: Request) -> TaskView:
     return request.app.state.view
 
 
+async def _reader(request: Request) -> ProgramReader:
+    return request.app.state.reader
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SubmissionsDep = Annotated[SubmissionLog, Depends(_submissions)]
 ViewDep = Annotated[TaskView, Depends(_view)]
+ReaderDep = Annotated[ProgramReader, Depends(_reader)]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from api.submissions import LogUnavailable
-from schemas.qasm import ProgramError
+from programs.errors import ProgramError
 
 RETRY_AFTER_S = "2"
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from api.auth import OwnerDep
-from api.deps import SettingsDep, SubmissionsDep, ViewDep
+from api.deps import ReaderDep, SettingsDep, SubmissionsDep, ViewDep
 from api.errors import LimitExceeded, ServiceUnavailable, program_error_body
 from api.models import (
     MAX_SEED,
@@ -31,10 +31,12 @@ from api.models import (
     TaskStatus,
 )
 from api.submissions import LogUnavailable, SubmissionLog
+from programs.errors import ProgramError
+from programs.limits import check_size
+from programs.workers import ProgramReader
 from qcexec.settings import Settings
 from qcexec.view import TERMINAL_STATES, TaskView, submitted_entry
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
-from schemas.qasm import ProgramError, check_limits, parse_program
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks"])
@@ -43,17 +45,20 @@ NOT_FOUND = {"status": "error", "message": "Task not found."}
 ACCEPTED = "Task submitted successfully."
 
 
-def _submission(body: TaskRequest, settings: Settings, owner: str | None) -> TaskSubmitted:
+async def _submission(
+    body: TaskRequest, settings: Settings, reader: ProgramReader, owner: str | None
+) -> TaskSubmitted:
     """The record a valid request becomes. Raises ProgramError or LimitExceeded."""
     limits = settings.limits
     shots = body.shots or settings.qc_task_default_shots
     if shots > limits.max_shots:
         raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
-    circuit = parse_program(body.qc, limits.max_program_bytes)
-    check_limits(circuit, shots, limits)
+    check_size(body.qc, limits)
+    checked = await reader.check(body.qc)
     return TaskSubmitted(
         task_id=str(uuid.uuid4()),
         qasm=body.qc,
+        dialect=checked.dialect,
         shots=shots,
         seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
         submitted_at=utcnow(),
@@ -125,6 +130,7 @@ async def submit_task(
     settings: SettingsDep,
     submissions: SubmissionsDep,
     view: ViewDep,
+    reader: ReaderDep,
     owner: OwnerDep,
     idempotency_key: Annotated[
         str | None,
@@ -134,7 +140,7 @@ async def submit_task(
         ),
     ] = None,
 ) -> Response:
-    event = _submission(body, settings, owner)
+    event = await _submission(body, settings, reader, owner)
     if idempotency_key is None:
         await _append_one(submissions, view, event)
         await _write_through(view, [event])
@@ -194,16 +200,20 @@ async def submit_batch(
     settings: SettingsDep,
     submissions: SubmissionsDep,
     view: ViewDep,
+    reader: ReaderDep,
     owner: OwnerDep,
 ) -> JSONResponse:
     if len(body.tasks) > settings.api_max_batch:
         raise LimitExceeded("tasks", f"a batch holds at most {settings.api_max_batch} tasks")
-    items: list[TaskSubmitted | Exception] = []
-    for raw in body.tasks:
+
+    async def item(raw: Any) -> TaskSubmitted | Exception:
         try:
-            items.append(_submission(TaskRequest.model_validate(raw), settings, owner))
+            return await _submission(TaskRequest.model_validate(raw), settings, reader, owner)
         except (ValidationError, ProgramError, LimitExceeded) as exc:
-            items.append(exc)
+            return exc
+
+    # The programs are read concurrently, by every reader process at once.
+    items: list[TaskSubmitted | Exception] = list(await asyncio.gather(*map(item, body.tasks)))
     events = [item for item in items if isinstance(item, TaskSubmitted)]
     outcomes = await _append(submissions, view, events)
     failed = {

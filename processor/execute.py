@@ -13,9 +13,9 @@ from datetime import datetime
 from redis.exceptions import RedisError
 
 from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
+from programs.errors import ProgramError
 from qcexec.view import TaskView, running_entry
 from schemas.events import TaskError, TaskResult, TaskSubmitted, utcnow
-from schemas.qasm import ProgramError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ async def execute(
                     message = str(exc) or type(exc).__name__
                     error = TaskError(code="simulation_error", message=message)
                     break
-    counts, memory = outcome if outcome is not None else (None, None)
+    counts, memory, dialect = outcome if outcome is not None else (None, None, task.dialect)
     status = "completed" if outcome is not None else "failed"
     if error is not None and error.code == "cancelled":
         status = "cancelled"
@@ -113,6 +113,7 @@ async def execute(
         error=error if outcome is None else None,
         shots=task.shots,
         seed=task.seed,
+        dialect=dialect,
         owner=task.owner,
         generation=task.generation,
         submitted_at=task.submitted_at,

@@ -14,21 +14,24 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pebble import ProcessExpired, ProcessPool
 
 from processor.simulate import Outcome, Phases, run_program
+from programs.errors import ProgramError
+from programs.exported import exported_gates
+from programs.limits import Limits
+from programs.workers import limit_memory
 from qcexec import metrics, telemetry
 from qcexec.runtime import freeze_startup_objects
 from schemas.events import TaskSubmitted
-from schemas.exported import exported_gates
-from schemas.qasm import Limits, ProgramError
 
 
-def _start_worker(nice: int) -> None:
+def _start_worker(nice: int, memory_mb: int) -> None:
     """In each worker process, before its first task: lower its priority by ``nice`` (the
     simulations yield the CPU to the processor's own event loop, to the broker and to the API
     where they share a machine), build the parser's table of exported gate definitions and
-    freeze what start-up made."""
+    freeze what start-up made; then cap its address space at ``memory_mb``."""
     os.nice(nice)
     exported_gates()
     freeze_startup_objects()
+    limit_memory(memory_mb)
 
 
 class WorkerCrashed(Exception):
@@ -47,6 +50,7 @@ class SimulationPool:
         max_memory_mb: int,
         time_limit_s: float,
         nice: int = 0,
+        memory_mb: int = 0,
     ) -> None:
         self.workers = workers
         self.limits = limits
@@ -58,7 +62,10 @@ class SimulationPool:
         # killed worker starts in milliseconds, not seconds.
         context.set_forkserver_preload(["processor.simulate"])
         self._pool = ProcessPool(
-            max_workers=workers, context=context, initializer=_start_worker, initargs=(nice,)
+            max_workers=workers,
+            context=context,
+            initializer=_start_worker,
+            initargs=(nice, memory_mb),
         )
 
     def warm_up(self) -> None:

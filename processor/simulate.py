@@ -9,7 +9,10 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp, Gate
 from qiskit_aer import AerSimulator
 
-from schemas.qasm import Limits, ProgramError, check_limits, parse_program
+from programs.errors import ProgramError, limit_exceeded
+from programs.front import read_program
+from programs.limits import Limits, check_shots
+from schemas.events import Dialect
 
 
 @cache
@@ -40,24 +43,47 @@ def _replaced(operation: object, native: frozenset[str]) -> bool:
     )
 
 
-def inline_gates(circuit: QuantumCircuit, native: frozenset[str]) -> QuantumCircuit:
+class _Budget:
+    """Instructions the inliner may still write: it never builds a circuit over the limit,
+    whatever the front end priced (a second line of defence)."""
+
+    def __init__(self, operations: int | None) -> None:
+        self.left = operations
+
+    def spend(self, count: int) -> None:
+        if self.left is None:
+            return
+        self.left -= count
+        if self.left < 0:
+            raise limit_exceeded("the circuit expands to more operations than the limit")
+
+
+def inline_gates(
+    circuit: QuantumCircuit, native: frozenset[str], max_operations: int | None = None
+) -> QuantumCircuit:
     """Replace every program-defined gate, and every gate the simulator does not run, by its
-    body, recursively and inside control flow too."""
+    body, recursively and inside control flow too; at most ``max_operations`` written."""
+    return _inline(circuit, native, _Budget(max_operations))
+
+
+def _inline(circuit: QuantumCircuit, native: frozenset[str], budget: _Budget) -> QuantumCircuit:
     if not any(
         _replaced(i.operation, native) or isinstance(i.operation, ControlFlowOp)
         for i in circuit.data
     ):
+        budget.spend(len(circuit.data))
         return circuit
     out = circuit.copy_empty_like()
     for instruction in circuit.data:
         operation = instruction.operation
         if _replaced(operation, native):
-            body = inline_gates(operation.definition, native)
+            body = _inline(operation.definition, native, budget)
             out.compose(body, qubits=instruction.qubits, inplace=True)
         elif isinstance(operation, ControlFlowOp):
-            blocks = [inline_gates(block, native) for block in operation.blocks]
+            blocks = [_inline(block, native, budget) for block in operation.blocks]
             out.append(operation.replace_blocks(blocks), instruction.qubits, instruction.clbits)
         else:
+            budget.spend(1)
             out.append(instruction)
     return out
 
@@ -83,16 +109,19 @@ def runs_natively(circuit: QuantumCircuit, backend: AerSimulator) -> bool:
     return _operation_names(circuit) <= _native(backend)
 
 
-def prepare(circuit: QuantumCircuit, backend: AerSimulator) -> QuantumCircuit:
+def prepare(
+    circuit: QuantumCircuit, backend: AerSimulator, max_operations: int | None = None
+) -> QuantumCircuit:
     """What the simulator can execute: gates it does not run inlined; transpiled only when
     something is still left over."""
-    circuit = inline_gates(circuit, _native(backend))
+    circuit = inline_gates(circuit, _native(backend), max_operations)
     if runs_natively(circuit, backend):
         return circuit
     return transpile(circuit, backend, optimization_level=0)
 
 
-Outcome = tuple[dict[str, int], list[str] | None]
+#: Counts, each shot's outcome (when asked) and the language the program was read as.
+Outcome = tuple[dict[str, int], list[str] | None, Dialect]
 #: When each phase of a run began and ended (``time.time_ns()``), for the processor's spans.
 Phases = dict[str, tuple[int, int]]
 
@@ -111,18 +140,22 @@ def run_program(
     :class:`ProgramError` for what the program itself got wrong; any other exception is the
     simulator's (or the machine's)."""
     parse_start = time.time_ns()
-    circuit = parse_program(qasm, limits.max_program_bytes)
-    check_limits(circuit, shots, limits)
+    check_shots(shots, limits)
+    program = read_program(qasm, limits)
+    assert program is not None
+    circuit = program.circuit
     if not circuit.num_clbits:
         raise ProgramError("the circuit measures nothing, so it has no counts")
     simulate_start = time.time_ns()
     backend = simulator(max_memory_mb, threads)
-    job = backend.run(prepare(circuit, backend), shots=shots, seed_simulator=seed, memory=memory)
+    runnable = prepare(circuit, backend, limits.max_operations)
+    job = backend.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
     result = job.result()
     if not result.success:
         message = result.results[0].status if result.results else str(result.status)
         code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
         raise ProgramError(message.strip(), code=code)
-    outcome = dict(result.get_counts()), (list(result.get_memory()) if memory else None)
+    shots_memory = list(result.get_memory()) if memory else None
+    outcome = dict(result.get_counts()), shots_memory, program.dialect
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}

@@ -27,6 +27,7 @@ def main() -> None:
         max_memory_mb=settings.qc_task_max_memory_mb,
         time_limit_s=settings.qc_task_time_limit_ms / 1000,
         nice=settings.processor_worker_nice,
+        memory_mb=settings.worker_memory_mb,
     )
     pool.warm_up()
     redis = Redis.from_url(settings.redis_url)

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.qasm import Limits
+from programs.limits import Limits
 from schemas.topics import Topics
 
 
@@ -67,6 +67,29 @@ class Settings(BaseSettings):
     qc_task_time_limit_ms: int = 300_000
     qc_task_max_memory_mb: int = 4096
 
+    # Reading programs (the program front end), in the API's worker processes.
+    qc_parse_time_limit_ms: int = Field(
+        default=10_000, gt=0, description="Longest a program may take to read; 422 after it."
+    )
+    qc_parse_memory_mb: int = Field(
+        default=3072,
+        ge=0,
+        description="Address space of each program reader process (about 1.4 GB of it is the "
+        "parsers' own code and threads); 0: no limit.",
+    )
+    qc_parse_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="Program readers."
+    )
+    qc_parse_inline_bytes: int = Field(
+        default=4096,
+        ge=0,
+        description="A program this small, with no definitions or loops, that the Rust parsers "
+        "read, is read in the API's own process (a fraction of a millisecond); 0: never.",
+    )
+    qc_parse_worker_nice: int = Field(
+        default=5, ge=0, le=19, description="How much lower the readers' CPU priority is."
+    )
+
     # The command-line tool (qcexec submit/status).
     qcexec_url: str = Field(default="http://127.0.0.1:8000", description="The API qcexec calls.")
     qcexec_api_key: str = Field(default="", description="API key qcexec sends, if any.")
@@ -81,6 +104,12 @@ class Settings(BaseSettings):
         le=19,
         description="How much lower the simulator workers' CPU priority is: simulations yield "
         "to the processor's event loop (consuming, heartbeats) and to what shares the machine.",
+    )
+    processor_worker_memory_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Address space of each simulator worker; 0: QC_TASK_MAX_MEMORY_MB plus "
+        "2048 for the simulator's own code and threads.",
     )
     processor_data_dir: str = Field(
         default="",
@@ -124,6 +153,10 @@ class Settings(BaseSettings):
             max_operations=self.qc_task_max_operations,
             max_program_bytes=self.qc_task_max_program_bytes,
         )
+
+    @property
+    def worker_memory_mb(self) -> int:
+        return self.processor_worker_memory_mb or self.qc_task_max_memory_mb + 2048
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -248,6 +248,8 @@ def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> di
     doc |= {name: value.isoformat() for name, value in moments.items() if value is not None}
     if event.generation:
         doc["generation"] = event.generation
+    if event.dialect is not None:
+        doc["dialect"] = event.dialect.value
     return doc
 
 

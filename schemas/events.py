@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Literal, Self
 
 import orjson
@@ -22,6 +23,16 @@ ErrorCode = Literal[
     "worker_crashed",
     "cancelled",
 ]
+
+
+class Dialect(StrEnum):
+    """The language a program was read as (the program front end detects it)."""
+
+    OPENQASM2 = "openqasm2"
+    OPENQASM3 = "openqasm3"
+    #: OpenQASM 3 as Amazon Braket writes it: Braket's built-in gates, physical qubits.
+    BRAKET = "braket"
+
 
 CONTENT_TYPE = b"application/json"
 #: The W3C trace context headers a record may carry (https://www.w3.org/TR/trace-context/).
@@ -64,7 +75,12 @@ class TaskSubmitted(Event):
     event: Literal["qc.submitted"] = "qc.submitted"
     version: Literal[1] = 1
     task_id: str = Field(description="UUID of the task, also the record key.")
-    qasm: str = Field(description="The OpenQASM 3 program as submitted.")
+    qasm: str = Field(description="The program as submitted (OpenQASM 2 or 3).")
+    dialect: Dialect | None = Field(
+        default=None,
+        description="The language the API read the program as; None from writers that do not "
+        "say (the processor detects it again either way).",
+    )
     shots: int = Field(ge=1)
     seed: int = Field(
         ge=0,
@@ -109,6 +125,9 @@ class TaskResult(Event):
     )
     shots: int
     seed: int
+    dialect: Dialect | None = Field(
+        default=None, description="The language the program was read as (None: not read)."
+    )
     owner: str | None = None
     generation: int = Field(default=0, ge=0, description="The submission's generation.")
     submitted_at: datetime

@@ -19,7 +19,7 @@ from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
 
 from processor.simulate import prepare
-from schemas.qasm import parse_program
+from programs.front import parse_program
 
 BELL = """OPENQASM 3.0;
 include "stdgates.inc";

@@ -17,8 +17,9 @@ from qiskit.quantum_info import Operator
 from qiskit_aer import AerSimulator
 
 from processor.simulate import prepare
-from schemas import qasm
-from schemas.exported import exported_gates, rust_form
+from programs import front
+from programs import qasm3 as qasm
+from programs.exported import exported_gates, rust_form
 from tests.conftest import BELL
 
 STD = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
@@ -57,12 +58,12 @@ def counts(circuit: QuantumCircuit, seed: int = 11) -> dict[str, int]:
 
 
 def reference(text: str) -> QuantumCircuit:
-    return qasm._reference_parse(text)
+    return qasm.reference_parse(text)
 
 
 def check_agree(text: str) -> bool:
     """Whether the fast parser took the program (and if so, that both agree)."""
-    fast = qasm._fast_parse(text)
+    fast = qasm.fast_parse(text)
     if fast is None:
         return False
     slow = reference(text)  # raises if the reference refuses what the fast one took
@@ -76,7 +77,7 @@ def test_the_corpus_agrees_and_the_fast_parser_takes_the_common_programs() -> No
     assert taken[:3] == [True, True, True]  # everyday programs take the fast path
     assert not taken[-1]  # a comment mentioning include: the reference parser only
     for text in CORPUS:  # parse_program accepts every one of them, whichever way
-        assert qasm.parse_program(text).num_clbits > 0
+        assert front.parse_program(text).num_clbits > 0
 
 
 @st.composite
@@ -112,8 +113,8 @@ def test_a_path_to_a_file_never_reaches_the_fast_parser(tmp_path) -> None:
     secret.write_text("gate leaked a { x a; }\n")
     for include in (str(secret), "../" * 8 + str(secret)[1:], 'stdgates.inc"; include "x'):
         text = f'OPENQASM 3.0;\ninclude "{include}";\nqubit q;\nbit c;\nc = measure q;\n'
-        assert not qasm._only_standard_includes(text)
-        assert qasm._fast_parse(text) is None
+        assert not qasm.only_standard_includes(text)
+        assert qasm.fast_parse(text) is None
 
 
 # --- Programs Qiskit's exporter writes: gate definitions and the built-in U ----------------------
@@ -164,7 +165,7 @@ def test_every_gate_in_the_table_is_exactly_its_written_body() -> None:
         circuit.append(
             type(gate)(*[0.1 + 0.4 * i for i in range(len(gate.params))]), circuit.qubits
         )
-        written = qasm._reference_parse(qasm3.dumps(circuit))
+        written = qasm.reference_parse(qasm3.dumps(circuit))
         assert np.allclose(Operator(written).data, Operator(circuit).data), name
 
 
@@ -177,9 +178,9 @@ def test_a_definition_not_as_the_exporter_writes_it_runs_its_own_body() -> None:
     mine = "gate rzz(p0) _gate_q_0, _gate_q_1 {\n  x _gate_q_0;\n  x _gate_q_1;\n}\n"
     changed = text.replace(definition, mine)
     assert rust_form(changed) is None
-    assert qasm._fast_parse(changed) is None
-    assert counts(qasm.parse_program(changed)) == counts(qasm._reference_parse(changed))
-    assert counts(qasm.parse_program(changed)) != counts(qasm.parse_program(text))
+    assert qasm.fast_parse(changed) is None
+    assert counts(front.parse_program(changed)) == counts(qasm.reference_parse(changed))
+    assert counts(front.parse_program(changed)) != counts(front.parse_program(text))
 
 
 @pytest.mark.parametrize(
@@ -203,9 +204,9 @@ def test_anything_but_the_exporters_layout_goes_to_the_reference_parser(change) 
     assert changed != text
     assert rust_form(changed) is None
     try:
-        expected = counts(qasm._reference_parse(changed))
-    except qasm.ProgramError:
-        with pytest.raises(qasm.ProgramError):
-            qasm.parse_program(changed)
+        expected = counts(qasm.reference_parse(changed))
+    except front.ProgramError:
+        with pytest.raises(front.ProgramError):
+            front.parse_program(changed)
     else:
-        assert counts(qasm.parse_program(changed)) == expected
+        assert counts(front.parse_program(changed)) == expected

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from programs.errors import ProgramError
+from programs.front import parse_program, read_program
+from programs.limits import Limits, check_shots
 
-from schemas.qasm import Limits, ProgramError, check_limits, parse_program
 from tests.conftest import BELL
 
 LIMITS = Limits(max_qubits=5, max_shots=1000, max_operations=20, max_program_bytes=4096)
@@ -21,7 +23,7 @@ def test_bell_parses() -> None:
 @pytest.mark.parametrize(
     ("program", "line", "column", "words"),
     [
-        ("OPENQASM 3.0;\nqubit q;\nh q;\n", 3, 1, "'h' is not defined"),
+        ("OPENQASM 3.0;\nqubit q;\nfoo q;\n", 3, 1, "'foo' is not defined"),
         ("OPENQASM 3.0;\nqubit[2] q;\nU(0, 0, 0) q[0]\n", 4, 1, "missing ';'"),
         ("OPENQASM 3.0;\nqubit q; $$", 2, 10, "token recognition error"),
         ("hello", 1, 6, "no viable alternative"),
@@ -61,7 +63,7 @@ def test_deep_nesting_is_refused_not_crashed() -> None:
 
 def test_program_size_limit() -> None:
     with pytest.raises(ProgramError) as caught:
-        parse_program(BELL + "// padding\n" * 400, max_program_bytes=4096)
+        read_program(BELL + "// padding\n" * 400, LIMITS)
     assert caught.value.code == "limit_exceeded"
 
 
@@ -76,7 +78,8 @@ def test_program_size_limit() -> None:
 )
 def test_limits(program: str, shots: int, words: str) -> None:
     with pytest.raises(ProgramError, match=words) as caught:
-        check_limits(parse_program(program), shots, LIMITS)
+        check_shots(shots, LIMITS)
+        read_program(program, LIMITS)
     assert caught.value.code == "limit_exceeded"
 
 

@@ -1,0 +1,119 @@
+"""Read a program of any accepted language into a circuit, priced and held to the limits.
+
+The one entry point of the front end (:func:`read_program`), used by the API at submit (in its
+parse workers, :mod:`programs.workers`) and by the processor before it simulates. Nothing here
+builds a circuit larger than the limits: every path prices the program first (from its text,
+its syntax tree or the linear-size circuit a Rust parser built) and refuses it with
+``limit_exceeded`` before anything expands it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qiskit import QuantumCircuit
+
+from programs import braket, cost, qasm2, qasm3
+from programs.detect import detect
+from programs.errors import ProgramError
+from programs.limits import Limits, check_operations, check_qubits, check_size
+from schemas.events import Dialect
+
+
+@dataclass(frozen=True)
+class Program:
+    circuit: QuantumCircuit
+    dialect: Dialect
+    #: Operations that will run: gate definitions expanded, loops unrolled.
+    operations: int
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the API keeps of a program it read (small, to cross a process boundary)."""
+
+    dialect: Dialect
+    qubits: int
+    operations: int
+    clbits: int
+
+
+def _shifted(exc: ProgramError, added: int) -> ProgramError:
+    """An error in a program with ``added`` lines put before it, pointing into the original."""
+    if exc.line is None or not added:
+        return exc
+    if exc.line <= added:
+        return ProgramError(exc.message, code=exc.code)
+    return ProgramError(exc.message, exc.line - added, exc.column, exc.code)
+
+
+def _named(exc: ProgramError, dialect: Dialect) -> ProgramError:
+    if exc.code != "invalid_program":
+        return exc
+    label = {Dialect.OPENQASM2: "OpenQASM 2", Dialect.BRAKET: "Braket OpenQASM 3"}.get(dialect)
+    if label is None:
+        return exc
+    return ProgramError(f"{exc.message} (read as {label})", exc.line, exc.column, exc.code)
+
+
+def _fast(text: str, dialect: Dialect, limits: Limits) -> QuantumCircuit | None:
+    """The program through Qiskit's Rust parsers, linear in its size; None when they refuse
+    it (the reference path then reads it, or says why not)."""
+    if dialect is Dialect.OPENQASM2:
+        return qasm2.parse(text, limits)
+    if dialect is Dialect.BRAKET:
+        source, custom, _ = braket.translated(text, for_rust=True)
+        return qasm3.rust_parse(source, limits, custom)
+    return qasm3.fast_parse(text, limits)
+
+
+def _reference(text: str, dialect: Dialect, limits: Limits) -> QuantumCircuit:
+    if dialect is Dialect.BRAKET:
+        source, _, added = braket.translated(text, for_rust=False)
+        try:
+            return qasm3.reference_parse(source, limits)
+        except ProgramError as exc:
+            raise _shifted(exc, added) from None
+    return qasm3.reference_parse(text, limits)
+
+
+def read_program(text: str, limits: Limits, fast_only: bool = False) -> Program | None:
+    """The program's circuit, the language it was read as, and what it will run; raises
+    :class:`ProgramError` (``invalid_program`` or ``limit_exceeded``) saying where and why.
+    With ``fast_only``, None when only the reference path could read it."""
+    check_size(text, limits)
+    dialect = detect(text)
+    try:
+        circuit = _fast(text, dialect, limits)
+        if circuit is None:
+            if fast_only:
+                return None
+            circuit = _reference(text, dialect, limits)
+    except ProgramError as exc:
+        raise _named(exc, dialect) from None
+    check_qubits(circuit.num_qubits, limits)
+    operations = cost.circuit_cost(circuit)
+    check_operations(operations, limits)
+    return Program(circuit, dialect, operations)
+
+
+def check_program(text: str, limits: Limits, fast_only: bool = False) -> Checked | None:
+    """:func:`read_program`, keeping only what the API needs of it."""
+    program = read_program(text, limits, fast_only)
+    if program is None:
+        return None
+    circuit = program.circuit
+    return Checked(program.dialect, circuit.num_qubits, program.operations, circuit.num_clbits)
+
+
+#: Generous limits, for callers that hold a program to none of their own (tests, benchmarks).
+GENEROUS = Limits(
+    max_qubits=40, max_shots=10**7, max_operations=10**7, max_program_bytes=16 * 1024 * 1024
+)
+
+
+def parse_program(text: str, limits: Limits = GENEROUS) -> QuantumCircuit:
+    """Just the circuit of :func:`read_program`."""
+    program = read_program(text, limits)
+    assert program is not None
+    return program.circuit

@@ -1,0 +1,119 @@
+"""Programs are read in worker processes, each with a wall-time and an address-space limit.
+
+The parsers hold the GIL (the reference grammar takes seconds on a large program), so threads
+would not keep an event loop free; a process can also be killed at its time limit and cannot
+take the machine's memory (``RLIMIT_AS``). A small program that Qiskit's Rust parsers read in a
+fraction of a millisecond (no definitions, no loops, a few kilobytes) is read in the caller's
+process instead: a hop to a worker would cost more than the parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import re
+import resource
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from programs.errors import limit_exceeded
+from programs.limits import Limits
+
+#: What makes a program's reading cost more than its size says: definitions, loops,
+#: subroutines, boxes (and the reference parser, for whatever the Rust parsers refuse).
+_COSTLY = re.compile(r"\b(?:gate|def|for|while|box|opaque|defcal|cal|extern)\b")
+
+
+def limit_memory(megabytes: int) -> None:
+    """Cap this process's address space (a worker's initializer calls it first)."""
+    if megabytes > 0:
+        size = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
+def _start_worker(memory_mb: int, nice: int) -> None:
+    from programs.exported import exported_gates
+    from qcexec.runtime import freeze_startup_objects
+
+    if nice:
+        os.nice(nice)
+    exported_gates()
+    freeze_startup_objects()
+    limit_memory(memory_mb)
+
+
+def _check(text: str, limits: Limits):
+    from programs.front import check_program
+
+    try:
+        return check_program(text, limits)
+    except MemoryError:
+        raise limit_exceeded(
+            "the program needs more memory to read than a reader may use"
+        ) from None
+
+
+class ProgramReader:
+    """Reads programs off the event loop: ``await reader.check(text)`` is a
+    :class:`programs.front.Checked` or raises :class:`ProgramError`."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        workers: int,
+        time_limit_s: float,
+        memory_mb: int,
+        inline_bytes: int = 0,
+        nice: int = 0,
+    ) -> None:
+        self.limits = limits
+        self.workers = workers
+        self.time_limit_s = time_limit_s
+        self.inline_bytes = inline_bytes
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["programs.front", "programs.exported"])
+        self._pool = ProcessPool(
+            max_workers=workers,
+            context=context,
+            initializer=_start_worker,
+            initargs=(memory_mb, nice),
+        )
+
+    def warm_up(self) -> None:
+        """Start every worker now, so the first programs do not wait for process start-up."""
+        futures = [self._pool.schedule(os.getpid) for _ in range(self.workers)]
+        for future in futures:
+            future.result(timeout=120)
+
+    def cheap(self, text: str) -> bool:
+        """Whether the program is small and plain enough to read where it is."""
+        return len(text) <= self.inline_bytes and _COSTLY.search(text) is None
+
+    async def check(self, text: str):
+        if self.cheap(text):
+            from programs.front import check_program
+
+            checked = check_program(text, self.limits, fast_only=True)
+            if checked is not None:
+                return checked
+        future = self._pool.schedule(_check, args=(text, self.limits), timeout=self.time_limit_s)
+        try:
+            return await asyncio.wrap_future(future)
+        except FutureTimeout:
+            raise limit_exceeded(
+                f"reading the program took longer than {self.time_limit_s * 1000:.0f} ms"
+            ) from None
+        except ProcessExpired as exc:
+            raise limit_exceeded(
+                f"the program's reader stopped (exit code {exc.exitcode}): it needs more "
+                "memory or time than a reader may use"
+            ) from None
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join(timeout=10)
