@@ -122,7 +122,7 @@ def _gates() -> dict[str, BraketGate]:
         "si": BraketGate((), 1, "sdg a;", cls(lib.SdgGate)),
         "ti": BraketGate((), 1, "tdg a;", cls(lib.TdgGate)),
         "v": BraketGate((), 1, "sx a;", cls(lib.SXGate)),
-        "vi": BraketGate((), 1, "sxdg a;", cls(lib.SXdgGate)),
+        "vi": BraketGate((), 1, "inv @ sx a;", cls(lib.SXdgGate)),  # stdgates.inc has no sxdg
         "cv": BraketGate((), 2, "h b; cp(pi/2) a, b; h b;", cls(lib.CSXGate)),
         "xx": BraketGate(
             ("t",), 2, "h a; h b; cx a, b; rz(t) b; cx a, b; h a; h b;", cls(lib.RXXGate)
@@ -156,7 +156,9 @@ def _gates() -> dict[str, BraketGate]:
             "U(pi/2, f - pi/2, pi/2 - f) a;",
             lambda f: lib.UGate(math.pi / 2, f - math.pi / 2, math.pi / 2 - f),
         ),
-        "prx": BraketGate(("t", "f"), 1, "rz(-f) a; rx(t) a; rz(f) a;", cls(lib.RGate)),
+        # Parameters named in alphabetical order: qiskit_qasm3_import binds a definition's
+        # parameters in the order Qiskit sorts them (see programs.qasm3.misbound).
+        "prx": BraketGate(("t", "u"), 1, "rz(-u) a; rx(t) a; rz(u) a;", cls(lib.RGate)),
         "ms": BraketGate(
             ("f0", "f1", "t"),
             2,
@@ -185,6 +187,7 @@ _DEFINED = re.compile(r"\bgate\s+([A-Za-z_]\w*)")
 _PHYSICAL = re.compile(r"\$(\d+)\b")
 _PRAGMA = re.compile(r"^\s*#pragma\s+braket\b[^\n]*", re.MULTILINE)
 _HEADER = re.compile(r"^\s*OPENQASM\s+3(?:\.\d+)?\s*;")
+_WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 def called_builtins(text: str, also: frozenset[str] = frozenset()) -> bool:
@@ -195,9 +198,16 @@ def called_builtins(text: str, also: frozenset[str] = frozenset()) -> bool:
 
 
 def used_gates(text: str) -> list[str]:
-    """Braket built-ins the program calls without defining them, in definition order."""
+    """Braket built-ins the program calls without defining them, and those their bodies use,
+    in definition order."""
     called = {match[1] for match in _CALL.finditer(text)} - set(_DEFINED.findall(text))
-    return [name for name in gates() if name in called]
+    table = gates()
+    # ``xy`` and ``ms`` are written with ``xx`` and ``yy``; a body uses only gates before it, so
+    # one pass from the end finds them all.
+    for name in reversed(table):
+        if name in called:
+            called |= set(_WORD.findall(table[name].body)) & table.keys()
+    return [name for name in table if name in called]
 
 
 def refuse_pragmas(text: str) -> None:

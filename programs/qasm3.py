@@ -177,6 +177,24 @@ def _unrolled(text: str, limits: Limits | None) -> QuantumCircuit | None:
     return circuit
 
 
+def misbound(program: ast.Program) -> ast.QuantumGateDefinition | None:
+    """A gate definition whose parameters the converter would bind wrongly: it binds them in
+    the order Qiskit sorts a circuit's parameters (by name), not as declared, so ``gate
+    g(theta, phi) q`` called as ``g(1, 2) q`` would run with ``phi = 1``. Such a program is
+    left to pyqasm."""
+    from qiskit.circuit import Parameter
+
+    for statement in program.statements:
+        if isinstance(statement, ast.QuantumGateDefinition) and len(statement.arguments) > 1:
+            names = [argument.name for argument in statement.arguments]
+            circuit = QuantumCircuit(1)
+            for name in dict.fromkeys(names):
+                circuit.rz(Parameter(name), 0)
+            if [parameter.name for parameter in circuit.parameters] != names:
+                return statement
+    return None
+
+
 def reference_parse(text: str, limits: Limits | None = None) -> QuantumCircuit:
     """The reference grammar's reading, priced before it is built; raises ProgramError."""
     program = tree(text)
@@ -185,14 +203,24 @@ def reference_parse(text: str, limits: Limits | None = None) -> QuantumCircuit:
         priced = cost.tree_cost(program)
         check_qubits(priced.qubits, limits)
         check_operations(priced.operations, limits)
-    try:
-        return convert(program)
-    except ProgramError:
-        raise
-    except RecursionError:
-        raise ProgramError("the program is nested too deeply") from None
-    except Exception as exc:  # the converter raises many types for what it does not support
-        refusal = _converter_error(exc)
+    definition = misbound(program)
+    if definition is None:
+        try:
+            return convert(program)
+        except ProgramError:
+            raise
+        except RecursionError:
+            raise ProgramError("the program is nested too deeply") from None
+        except Exception as exc:  # the converter raises many types for what it does not support
+            refusal = _converter_error(exc)
+    else:
+        span = definition.span
+        refusal = ProgramError(
+            f"gate '{definition.name.name}': parameters not in alphabetical order are not "
+            "supported in this program",
+            span.start_line if span else None,
+            span.start_column + 1 if span else None,
+        )
     circuit = _unrolled(text, limits)
     if circuit is None:
         raise refusal

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.events import TaskSubmitted, utcnow
 from tests.conftest import BELL
+from tests.hostile import gate_bomb
 from tests.services import Services
 from tests.stack import Stack, wait_for
 
@@ -94,6 +95,12 @@ def test_records_past_the_api_are_checked_again(stack: Stack) -> None:
 
     too_many_shots = stack.wait_terminal(inject(stack, BELL, shots=10**9))
     assert too_many_shots["error"]["code"] == "limit_exceeded"
+
+    # Priced before anything expands it: the worker neither hangs nor runs out of memory.
+    bomb = stack.wait_terminal(inject(stack, gate_bomb(30)))
+    assert bomb["error"]["code"] == "limit_exceeded"
+    assert "operations" in bomb["message"]
+    assert stack.wait_terminal(stack.submit(BELL))["status"] == "completed"
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../etc/hostname"])
