@@ -186,7 +186,9 @@ _CALL = re.compile(
 _DEFINED = re.compile(r"\bgate\s+([A-Za-z_]\w*)")
 _PHYSICAL = re.compile(r"\$(\d+)\b")
 _PRAGMA = re.compile(r"^\s*#pragma\s+braket\b[^\n]*", re.MULTILINE)
-_HEADER = re.compile(r"^\s*OPENQASM\s+3(?:\.\d+)?\s*;")
+#: What may come before the version statement: white space and comments.
+_LEADING = re.compile(r"(?:\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
+_HEADER = re.compile(r"OPENQASM\s+3(?:\.\d+)?\s*;")
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -224,27 +226,28 @@ def refuse_pragmas(text: str) -> None:
 
 
 def _physical(text: str) -> tuple[str, str]:
-    """Physical qubits (``$3``) as indices of one register, numbered in order of their
-    number; and the register's declaration (empty when there are none)."""
+    """Physical qubits (``$3``) as qubits named as long (``_3``), so that an error's column
+    still points into the original line; and their declarations, in order of their number
+    (empty when there are none)."""
     numbers = sorted({int(n) for n in _PHYSICAL.findall(text)})
-    if not numbers:
-        return text, ""
-    index = {n: i for i, n in enumerate(numbers)}
-    rewritten = _PHYSICAL.sub(lambda m: f"__physical[{index[int(m[1])]}]", text)
-    return rewritten, f"qubit[{len(numbers)}] __physical;\n"
+    rewritten = _PHYSICAL.sub(lambda m: f"_{m[1]}", text)
+    return rewritten, "".join(f"qubit _{n};\n" for n in numbers)
 
 
 def translated(text: str, for_rust: bool) -> tuple[str, list[object], int]:
     """The program as standard OpenQASM 3 that Qiskit's parsers read: ``stdgates.inc``
     included, the Braket built-ins it uses defined (with exact bodies, or empty ones for the
-    Rust parser, which uses their constructors), physical qubits as one register. Also the
-    Rust parser's custom gates, and how many lines were added before the program's own (so
+    Rust parser, which uses their constructors), physical qubits as qubits of their own. Also
+    the Rust parser's custom gates, and how many lines were added before the program's own (so
     that errors point into what the client sent)."""
     refuse_pragmas(text)
     body, declaration = _physical(text)
-    header = _HEADER.match(body)
+    # The version statement (after any comments) blanked out: every line and column of the
+    # program stays where it was, after the prelude's lines.
+    header = _HEADER.match(body, _LEADING.match(body).end())
     if header is not None:
-        body = body[header.end() :]
+        blank = re.sub(r"[^\n]", " ", header[0])
+        body = body[: header.start()] + blank + body[header.end() :]
     names = used_gates(body)
     prelude = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
     prelude += "".join(gates()[name].definition(name, not for_rust) for name in names)

@@ -33,7 +33,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tests.perf import baselines, loadgen, report
+from tests.perf import baselines, hostile, loadgen, report
 from tests.perf.monitor import BENCH, Monitor
 from tests.perf.workloads import (
     Workload,
@@ -187,6 +187,17 @@ def run_service(
                     stack.url, workload, monitor, options
                 )
                 results[workload.name]["cpu_ms_per_task"] = cpu
+            if options.get("hostile") is not None:
+                say("hostile programs: a 127 KB program, bombs, others' answers during a flood")
+                small = options["smoke"]
+                options["hostile"]["service"] = loadgen.run(
+                    hostile.service(
+                        stack.url,
+                        flood=2 if small else 4,
+                        rounds=1 if small else 3,
+                        others=10 if small else 100,
+                    )
+                )
             if options["profile"]:
                 stack.stop()
                 profiles = _profile_stack(found, work, workloads, options)
@@ -382,6 +393,9 @@ def main(
         REPO / "tests" / "perf" / "out"
     ),
     profile: Annotated[bool, typer.Option(help="Also profile the stack (pyinstrument).")] = False,
+    hostile_phase: Annotated[
+        bool, typer.Option("--hostile/--no-hostile", help="Large programs and bombs too.")
+    ] = True,
     keep_work: Annotated[bool, typer.Option(help="Keep broker data and service logs.")] = False,
     smoke: Annotated[
         bool, typer.Option(help="A handful of tasks, a shallow random circuit: seconds.")
@@ -400,7 +414,7 @@ def main(
     options = {
         "shots": shots, "processors": processors, "workers": workers, "concurrency": concurrency,
         "inflight": inflight, "poll_ms": poll_ms,
-        "phase_timeout": phase_timeout, "profile": profile, "out": out,
+        "phase_timeout": phase_timeout, "profile": profile, "out": out, "smoke": smoke,
     }  # fmt: skip
     results: dict = {
         "meta": {
@@ -434,6 +448,10 @@ def main(
     try:
         say(f"{CORES} cores; in-process baselines first (nothing else of ours runs)")
         results["workloads"] = run_baselines(selected, shots, best_workers)
+        if hostile_phase:
+            say("hostile programs: the front end's own reading time, in this process")
+            results["hostile"] = {"in_process_ms": hostile.in_process(1 if smoke else 3)}
+            options["hostile"] = results["hostile"]  # the service's figures join them
         # Faust writes its data directory into the working directory: keep it in `work`.
         os.chdir(work)
         latencies, profiles = run_service(selected, results["workloads"], monitor, work, options)
@@ -460,6 +478,8 @@ def main(
     report.write_json(results, out / "bench.json")
     report.chart(results, latencies, out / "bench.png")
     table = report.markdown(results)
+    if "hostile" in results:
+        table += "\n\n" + hostile.markdown(results["hostile"])
     (out / "bench.md").write_text(table + "\n")
     report.print_tables(results, console)
     console.print()

@@ -59,6 +59,13 @@ def test_bench_smoke(real_services: Services, tmp_path: Path) -> None:
     # The service and the naive baseline agree on the counts of seed 0.
     assert bell["service_counts_equal_naive_seed0"] is True
 
+    hostile = results["hostile"]
+    assert set(hostile["in_process_ms"]) == {"big_127kb", *hostile["service"]["refuse_ms"]}
+    assert hostile["service"]["accept_big_statuses"] == [202]
+    assert len(hostile["service"]["refuse_ms"]) == 4  # each bomb answered 422 (asserted there)
+    assert hostile["service"]["others_during_flood_ms"]["n"] > 0
+    assert "127 KB" in (tmp_path / "bench.md").read_text()
+
     labels = {process["label"] for process in results["memory"]["processes"]}
     assert {"api", "materializer", "processor0", "processor0/worker"} <= labels
     assert (tmp_path / "bench.png").stat().st_size > 0
