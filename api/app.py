@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="qcexec",
-        summary="Run OpenQASM 3 programs on a simulator, through a Kafka-compatible log.",
+        summary="Run OpenQASM 2 and 3 programs on a simulator, through a Kafka-compatible log.",
         version="0.1.0",
         lifespan=lifespan,
     )

@@ -92,7 +92,7 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A body that is not JSON at all (bytes that are not UTF-8, say) is a 422 in FastAPI's
     validation shape, like a body that is JSON of the wrong shape; a 400 is kept for programs
-    that are not OpenQASM 3, in the original service's shape."""
+    that cannot be read, in the original service's shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400:
         detail = [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not valid JSON."}]

@@ -21,7 +21,9 @@ MAX_SEED = 2**32 - 1
 
 
 class TaskRequest(BaseModel):
-    qc: str = Field(description="An OpenQASM 3 program.", examples=[BELL])
+    qc: str = Field(
+        description="An OpenQASM 2 or 3 program (Braket's OpenQASM 3 too).", examples=[BELL]
+    )
     shots: int | None = Field(
         default=None, ge=1, description="Number of shots; the server's default when omitted."
     )

@@ -115,14 +115,14 @@ def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:
     response_model=TaskAccepted,
     responses={
         200: {"model": TaskAccepted, "description": "Same Idempotency-Key and body as before."},
-        400: {"model": InvalidProgram, "description": "The program is not valid OpenQASM 3."},
+        400: {"model": InvalidProgram, "description": "The program cannot be read."},
         401: {"model": Problem, "description": "API keys are on and none (or a wrong one) came."},
         413: {"model": Problem, "description": "The request body is too large."},
         422: {"description": "Wrong body shape, a guardrail, or a reused Idempotency-Key."},
         429: {"model": Problem, "description": "Too many requests for this API key."},
         503: {"model": Problem, "description": "The log is unavailable; nothing was accepted."},
     },
-    summary="Submit an OpenQASM 3 program",
+    summary="Submit an OpenQASM program",
     description="Answers 202 once the broker has acknowledged the task's record, never before.",
 )
 async def submit_task(
