@@ -30,6 +30,7 @@ from openqasm3 import ast
 from openqasm3._antlr.qasm3Lexer import qasm3Lexer
 from openqasm3._antlr.qasm3Parser import qasm3Parser
 from openqasm3.parser import QASMNodeVisitor
+from openqasm3.visitor import QASMVisitor
 from qiskit import QuantumCircuit, qasm3
 from qiskit.exceptions import ExperimentalWarning
 from qiskit_qasm3_import import convert
@@ -177,6 +178,26 @@ def _unrolled(text: str, limits: Limits | None) -> QuantumCircuit | None:
     return circuit
 
 
+class _Whiles(QASMVisitor[None]):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_WhileLoop(self, node: ast.WhileLoop) -> None:
+        self.found = True
+
+
+def _has_while(program: ast.Program) -> bool:
+    """Whether the program has a ``while`` loop: pyqasm unrolls one whose condition it can
+    compute, as many times as it runs (forever for ``while (true)``), while the program is
+    priced at one pass; so such a program is never given to pyqasm."""
+    finder = _Whiles()
+    try:
+        finder.visit(program)
+    except RecursionError:
+        return True
+    return finder.found
+
+
 def misbound(program: ast.Program) -> ast.QuantumGateDefinition | None:
     """A gate definition whose parameters the converter would bind wrongly: it binds them in
     the order Qiskit sorts a circuit's parameters (by name), not as declared, so ``gate
@@ -221,6 +242,8 @@ def reference_parse(text: str, limits: Limits | None = None) -> QuantumCircuit:
             span.start_line if span else None,
             span.start_column + 1 if span else None,
         )
+    if _has_while(program):
+        raise refusal
     circuit = _unrolled(text, limits)
     if circuit is None:
         raise refusal
