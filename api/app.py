@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reader = reader
         redis = Redis.from_url(config.redis_url)
         submissions = SubmissionLog(
-            config.kafka_bootstrap_servers, config.topics, config.api_submit_timeout_s
+            config.kafka_bootstrap_servers,
+            config.topics,
+            config.api_submit_timeout_s,
+            config.qc_max_record_bytes,
         )
         await submissions.start(wait_s=config.api_broker_wait_s)
         view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)

@@ -36,7 +36,7 @@ from programs.limits import check_size
 from programs.workers import ProgramReader
 from qcexec.settings import Settings
 from qcexec.view import TERMINAL_STATES, TaskView, submitted_entry
-from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
+from schemas.events import TaskCancelRequested, TaskSubmitted, result_size_bound, utcnow
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks"])
@@ -55,6 +55,15 @@ async def _submission(
         raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
     check_size(body.qc, limits)
     checked = await reader.check(body.qc)
+    if body.memory:
+        size = result_size_bound(shots, checked.clbits, memory=True)
+        if size > settings.qc_max_record_bytes:
+            raise LimitExceeded(
+                "memory",
+                f"the outcome of every shot ({shots} shots of {checked.clbits} bits) takes up "
+                f"to {size} bytes; a result may take at most {settings.qc_max_record_bytes} "
+                "(QC_MAX_RECORD_BYTES): ask for fewer shots, or no memory",
+            )
     return TaskSubmitted(
         task_id=str(uuid.uuid4()),
         qasm=body.qc,

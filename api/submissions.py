@@ -48,8 +48,15 @@ class SubmissionLog:
     fails fast with :class:`LogUnavailable`, and the connection is retried in the background.
     """
 
-    def __init__(self, bootstrap_servers: str, topics: Topics, timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Topics,
+        timeout_s: float,
+        max_record_bytes: int = 1_048_576,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.max_record_bytes = max_record_bytes
         self.topics = topics
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
@@ -66,6 +73,7 @@ class SubmissionLog:
             linger_ms=0,
             request_timeout_ms=timeout_ms,
             metadata_max_age_ms=30_000,
+            max_request_size=self.max_record_bytes,
         )
 
     async def _connect(self) -> None:

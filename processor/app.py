@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -10,6 +9,7 @@ import socket
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.types import EventT
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
@@ -17,15 +17,24 @@ from pydantic import ValidationError
 from processor import observe
 from processor.execute import Cancellations, execute
 from processor.pool import SimulationPool
-from qcexec import metrics, telemetry
+from qcexec import metrics, retry, telemetry
 from qcexec.settings import Settings
 from qcexec.view import TaskView
-from schemas.events import DeadLetter, Event, TaskCancelRequested, TaskSubmitted, utcnow
+from schemas.events import (
+    RECORD_OVERHEAD,
+    DeadLetter,
+    Event,
+    TaskCancelRequested,
+    TaskError,
+    TaskResult,
+    TaskSubmitted,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
-#: Pause between attempts to publish when the broker does not take a record.
-PUBLISH_RETRY_S = 1.0
+#: The most of an undecodable record's value a dead letter carries.
+DEAD_LETTER_VALUE_CHARS = 64 * 1024
 #: How often the event loop beats the liveness heartbeat and updates the consumer lag.
 HEARTBEAT_S = 1.0
 
@@ -43,6 +52,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         topic_replication_factor=settings.qc_topic_replication,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_request_size=settings.qc_max_record_bytes,
         broker_commit_every=100,
         broker_commit_interval=1.0,
         # A task may run for its whole time limit; that is not a stuck stream.
@@ -55,8 +65,9 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     cancellations = Cancellations()
 
     async def publish(topic: faust.TopicT, key: bytes | None, event: Event) -> None:
-        """Publish and wait for the broker's acknowledgement, retrying until it comes:
-        the submission's offset is committed only after its outcome is on the log."""
+        """Publish and wait for the broker's acknowledgement, retrying retryable errors until
+        it comes (the submission's offset is committed only after its outcome is on the log);
+        a permanent error is raised."""
         topic_name = topic.get_topic_name()
         with telemetry.tracer().start_as_current_span(
             f"{topic_name} publish",
@@ -64,16 +75,24 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
             attributes=telemetry.messaging(topic_name, "send"),
         ):
             headers = event.headers(telemetry.trace_headers())
-            while True:
-                try:
-                    sent = await topic.send(key=key, value=event.encode(), headers=headers)
-                    await sent
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("publish to %s failed, retrying: %r", topic_name, exc)
-                    await asyncio.sleep(PUBLISH_RETRY_S)
+            value = event.encode()
+
+            async def send() -> None:
+                await (await topic.send(key=key, value=value, headers=headers))
+
+            await retry.call(retry.policy(f"publish to {topic_name}", log), send)
+
+    async def publish_result(task: TaskSubmitted, result: TaskResult) -> None:
+        """The task's outcome on the log, whatever it is: one that does not fit in a record
+        (or that the broker refuses as too large) becomes a ``limit_exceeded`` failure."""
+        key = task.task_id.encode()
+        result = fitted(result, settings.qc_max_record_bytes)
+        try:
+            await publish(results, key, result)
+        except MessageSizeTooLargeError as exc:
+            await publish(results, key, _failed(result, f"the broker refused the result: {exc}"))
+        except Exception as exc:  # permanent: logged with the task, the partition moves on
+            log.error("task %s: result not published: %r", task.task_id, exc, extra=_about(task))
 
     async def handle(event: EventT) -> None:
         message = event.message
@@ -89,14 +108,17 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                 exc,
             )
             metrics.processor_tasks.labels("dead_letter").inc()
-            await publish(dead_letter, message.key, _dead_letter(message, str(exc)))
+            try:
+                await publish(dead_letter, message.key, _dead_letter(message, str(exc)))
+            except Exception as error:  # permanent: logged, the partition moves on
+                log.error("dead letter not published: %r", error)
             return
         with metrics.processor_in_flight.track_inprogress():
             result = await execute(task, pool, name, view, cancellations)
         observe.count_outcome(task, result)
         if result is not None:
             log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
-            await publish(results, task.task_id.encode(), result)
+            await publish_result(task, result)
 
     @app.agent(submitted, concurrency=settings.agent_concurrency)
     async def run_tasks(stream: faust.StreamT) -> None:
@@ -141,6 +163,30 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     return app
 
 
+def _about(task: TaskSubmitted) -> dict[str, str]:
+    return {"task_id": task.task_id}
+
+
+def _failed(result: TaskResult, message: str) -> TaskResult:
+    error = TaskError(code="limit_exceeded", message=message)
+    return result.model_copy(
+        update={"status": "failed", "counts": None, "memory": None, "error": error}
+    )
+
+
+def fitted(result: TaskResult, max_record_bytes: int) -> TaskResult:
+    """The result, or a ``limit_exceeded`` failure saying its size when it does not fit in a
+    record of ``max_record_bytes``."""
+    size = len(result.encode()) + RECORD_OVERHEAD
+    if size <= max_record_bytes:
+        return result
+    return _failed(
+        result,
+        f"the result takes {size} bytes; a record may take at most {max_record_bytes} "
+        "(QC_MAX_RECORD_BYTES): ask for fewer shots, or no memory",
+    )
+
+
 def _dead_letter(message: faust.types.Message, reason: str) -> DeadLetter:
     key = message.key
     value = message.value if isinstance(message.value, bytes) else b""
@@ -149,7 +195,7 @@ def _dead_letter(message: faust.types.Message, reason: str) -> DeadLetter:
         partition=message.partition,
         offset=message.offset,
         key=key.decode(errors="replace") if isinstance(key, bytes) else None,
-        value=value.decode(errors="replace"),
+        value=value[:DEAD_LETTER_VALUE_CHARS].decode(errors="replace"),
         reason=reason,
         failed_at=utcnow(),
     )

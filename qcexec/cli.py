@@ -152,6 +152,7 @@ def topics_create(
             settings.topics,
             partitions or settings.qc_topic_partitions,
             settings.qc_topic_replication,
+            settings.qc_max_record_bytes,
         )
     )
     for spec in settings.topics.specs():

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     qc_task_max_program_bytes: int = 128 * 1024
     qc_task_time_limit_ms: int = 300_000
     qc_task_max_memory_mb: int = 4096
+    qc_max_record_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        description="Largest record the service writes: the topics' max.message.bytes (at "
+        "creation) and the producers' max_request_size. A result that would be larger fails "
+        "with limit_exceeded; raise it together with the broker's message.max.bytes.",
+    )
 
     # Reading programs (the program front end), in the API's worker processes.
     qc_parse_time_limit_ms: int = Field(

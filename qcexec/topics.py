@@ -12,10 +12,15 @@ from schemas.topics import Topics
 
 
 async def create_topics(
-    bootstrap_servers: str, topics: Topics, partitions: int, replication: int = 1
+    bootstrap_servers: str,
+    topics: Topics,
+    partitions: int,
+    replication: int = 1,
+    max_record_bytes: int = 1_048_576,
 ) -> list[str]:
     """Create whichever of the topics do not exist yet; returns the names it created.
-    ``replication`` is QC_TOPIC_REPLICATION: 1 for one broker, 3 on a production cluster."""
+    ``replication`` is QC_TOPIC_REPLICATION: 1 for one broker, 3 on a production cluster;
+    ``max_record_bytes`` is QC_MAX_RECORD_BYTES, each topic's max.message.bytes."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -23,7 +28,7 @@ async def create_topics(
         missing = [spec for spec in topics.specs() if spec.name not in existing]
         created = []
         for spec in missing:
-            config = dict(spec.config)
+            config = {**spec.config, "max.message.bytes": str(max_record_bytes)}
             if replication >= 3:
                 # acks=all then waits for a second copy at least: one broker lost loses nothing.
                 config["min.insync.replicas"] = str(replication - 1)

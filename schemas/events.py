@@ -145,6 +145,20 @@ class TaskResult(Event):
         return self
 
 
+#: Bytes a record takes beyond its value (key, headers, framing): a generous bound.
+RECORD_OVERHEAD = 1024
+
+
+def result_size_bound(shots: int, clbits: int, memory: bool) -> int:
+    """The most bytes the ``qc.results`` record of a completed task can take: one counts entry
+    per distinct outcome (at most ``shots`` of them), and one bit string a shot with
+    ``memory``."""
+    outcomes = min(shots, 2 ** min(clbits, 62))
+    counts = outcomes * (clbits + len(str(shots)) + 4)
+    listed = shots * (clbits + 3) if memory else 0
+    return RECORD_OVERHEAD + 1024 + counts + listed
+
+
 class TaskCancelRequested(Event):
     """A client asked to cancel a task, on ``qc.cancellations``, keyed by ``task_id``.
 

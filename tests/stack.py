@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from qiskit import qasm3
 from qiskit.circuit.random import random_circuit
@@ -20,6 +20,7 @@ from qiskit.circuit.random import random_circuit
 from deploy.local import ManagedProcess, free_port
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
+from schemas.events import TaskSubmitted, utcnow
 from tests.services import Services
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -87,7 +88,8 @@ class Stack:
         return Settings(qc_topic_prefix=self.prefix).topics
 
     def start(self, processors: int = 1) -> Stack:
-        asyncio.run(create_topics(self.services.kafka_bootstrap, self.topics, 3))
+        record_bytes = int(self.env.get("QC_MAX_RECORD_BYTES", 1_048_576))
+        asyncio.run(create_topics(self.services.kafka_bootstrap, self.topics, 3, 1, record_bytes))
         self.api.start()
         self.materializer.start()
         for _ in range(processors):
@@ -130,6 +132,36 @@ class Stack:
         response = self.client.post("/tasks", json={"qc": qc, **fields})
         assert response.status_code == 202, response.text
         return response.json()["task_id"]
+
+    def inject(self, qasm: str, shots: int = 10, **fields: object) -> str:
+        """Put a submission straight on the log, past the API's checks (a replay, another
+        tool); returns its task id once the view has it."""
+        task = TaskSubmitted(
+            task_id=str(uuid.uuid4()),
+            qasm=qasm,
+            shots=shots,
+            seed=1,
+            submitted_at=utcnow(),
+            **fields,
+        )
+
+        async def produce() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.services.kafka_bootstrap)
+            await producer.start()
+            try:
+                await producer.send_and_wait(
+                    self.topics.submitted, task.encode(), key=task.task_id.encode()
+                )
+            finally:
+                await producer.stop()
+
+        asyncio.run(produce())
+        wait_for(
+            lambda: self.client.get(f"/tasks/{task.task_id}").status_code == 200,
+            60,
+            "the materializer to see the injected task",
+        )
+        return task.task_id
 
     def status(self, task_id: str) -> dict:
         response = self.client.get(f"/tasks/{task_id}")

@@ -4,18 +4,14 @@ the processor keeps serving other tasks throughout."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from schemas.events import TaskSubmitted, utcnow
 from tests.conftest import BELL
 from tests.hostile import gate_bomb
 from tests.services import Services
-from tests.stack import Stack, wait_for
+from tests.stack import Stack
 
 TIME_LIMIT_MS = 2000
 RUNAWAY = """OPENQASM 3.0;
@@ -44,28 +40,7 @@ def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def inject(stack: Stack, qasm: str, shots: int = 10) -> str:
-    """Put a submission straight on the log, past the API's checks (a replay, another tool)."""
-    task = TaskSubmitted(
-        task_id=str(uuid.uuid4()), qasm=qasm, shots=shots, seed=1, submitted_at=utcnow()
-    )
-
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                stack.topics.submitted, task.encode(), key=task.task_id.encode()
-            )
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce())
-    wait_for(
-        lambda: stack.client.get(f"/tasks/{task.task_id}").status_code == 200,
-        60,
-        "the materializer to see the injected task",
-    )
-    return task.task_id
+    return stack.inject(qasm, shots)
 
 
 def test_runaway_circuit_is_killed_at_the_time_limit(stack: Stack) -> None:

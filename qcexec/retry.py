@@ -1,0 +1,86 @@
+"""The one retry policy of the service: which errors are worth another try, and how to wait.
+
+Retryable: the broker or Redis is away or slow (connection errors, time-outs, leader changes:
+aiokafka's ``KafkaError.retriable`` and its time-outs; Redis's connection and time-out errors).
+Everything else is permanent (a record too large, a serialization error, an authorization
+failure, a bug): it is raised at once, for the caller to end the task or dead-letter the record,
+never retried. Waits grow exponentially with jitter (tenacity), so that many clients that lost
+the same broker do not come back in step; a caller that waits for an answer gets a bound.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    stop_never,
+    wait_exponential_jitter,
+)
+
+T = TypeVar("T")
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether another try may succeed where this one failed."""
+    if isinstance(exc, KafkaTimeoutError | KafkaConnectionError):
+        return True
+    if isinstance(exc, KafkaError):
+        return bool(exc.retriable)
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return True
+    return isinstance(exc, TimeoutError | ConnectionError | OSError)
+
+
+def _logger(log: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0
+        log.warning(
+            "%s failed (attempt %d), retrying in %.1f s: %r", what, state.attempt_number, wait, exc
+        )
+
+    return before_sleep
+
+
+def policy(
+    what: str,
+    log: logging.Logger,
+    *,
+    within_s: float | None = None,
+    initial_s: float = 0.1,
+    max_wait_s: float = 5.0,
+    on_wait: Callable[[], None] | None = None,
+) -> AsyncRetrying:
+    """Retries of retryable errors: forever when ``within_s`` is None (a background loop that
+    cannot progress without the service), else until ``within_s`` seconds have passed, when
+    the last error is raised."""
+    say = _logger(log, what)
+
+    def before_sleep(state: RetryCallState) -> None:
+        say(state)
+        if on_wait is not None:
+            on_wait()
+
+    return AsyncRetrying(
+        retry=retry_if_exception(retryable),
+        wait=wait_exponential_jitter(initial=initial_s, max=max_wait_s),
+        stop=stop_never if within_s is None else stop_after_delay(within_s),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+async def call(
+    retrying: AsyncRetrying, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+) -> T:
+    """``function(*args, **kwargs)`` under a policy."""
+    return await retrying(function, *args, **kwargs)
