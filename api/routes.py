@@ -101,6 +101,18 @@ async def _append(
         except (RedisError, OSError) as exc:
             about = {"task_id": refused[0].task_id} if len(refused) == 1 else {}
             log.warning("%d task(s) answered 503 not withdrawn: %r", len(refused), exc, extra=about)
+        # On the log too, once the broker is back: a view rebuilt from the log has them.
+        submissions.append_later(
+            [
+                TaskCancelRequested(
+                    task_id=event.task_id,
+                    requested_at=utcnow(),
+                    generation=event.generation,
+                    withdrawn=True,
+                )
+                for event in refused
+            ]
+        )
     return failures
 
 
@@ -341,7 +353,10 @@ async def cancel_task(
         state = orjson.loads(doc)["state"]
         body = {"status": "error", "message": f"Task already {state}.", "state": state}
         return JSONResponse(body | {"task_id": task_id}, status_code=409)
-    await submissions.append(TaskCancelRequested(task_id=task_id, requested_at=utcnow()))
+    generation = orjson.loads(doc).get("generation", 0)
+    await submissions.append(
+        TaskCancelRequested(task_id=task_id, requested_at=utcnow(), generation=generation)
+    )
     if rank == 0:
         state, message = "queued", "Cancellation requested: the task will not run."
     else:

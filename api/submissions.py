@@ -11,12 +11,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from opentelemetry.trace import SpanKind, StatusCode
 
-from qcexec import metrics, telemetry
+from qcexec import metrics, retry, telemetry
 from schemas.events import TaskCancelRequested, TaskSubmitted
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 
+#: The longest pause between two tries to connect.
 RECONNECT_S = 1.0
 #: Errors after which a producer delivers nothing more: it failed a record whose sequence
 #: number the broker had already moved past (records that timed out while the broker was away),
@@ -28,8 +29,9 @@ def _about(event: TaskSubmitted | TaskCancelRequested) -> dict[str, str]:
     return {"task_id": event.task_id}
 
 
-class LogUnavailable(Exception):
-    """The broker did not acknowledge the record in time: the task was not accepted."""
+class LogUnavailable(ConnectionError):
+    """The broker did not acknowledge the record in time: the task was not accepted (a
+    retryable error, for :mod:`qcexec.retry`)."""
 
 
 def _failure(outcome: object) -> LogUnavailable | None:
@@ -61,6 +63,7 @@ class SubmissionLog:
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
+        self._later: set[asyncio.Task[None]] = set()
 
     def _new_producer(self) -> AIOKafkaProducer:
         timeout_ms = int(self.timeout_s * 1000)
@@ -77,18 +80,24 @@ class SubmissionLog:
         )
 
     async def _connect(self) -> None:
-        while True:
+        async def connect() -> AIOKafkaProducer:
             producer = self._new_producer()
             try:
                 await producer.start()
-            except (KafkaError, OSError) as exc:
+            except BaseException:
                 await producer.stop()
-                log.warning("broker not reachable at %s: %r", self.bootstrap_servers, exc)
-                await asyncio.sleep(RECONNECT_S)
-                continue
-            self._producer = producer
-            log.info("connected to the broker at %s", self.bootstrap_servers)
+                raise
+            return producer
+
+        policy = retry.policy(
+            f"connecting to the broker at {self.bootstrap_servers}", log, max_wait_s=RECONNECT_S
+        )
+        try:
+            self._producer = await retry.call(policy, connect)
+        except Exception as exc:  # permanent: appends answer 503 until a restart
+            log.error("cannot connect to the broker at %s: %r", self.bootstrap_servers, exc)
             return
+        log.info("connected to the broker at %s", self.bootstrap_servers)
 
     async def start(self, wait_s: float = 0) -> None:
         """Connect in the background; wait up to ``wait_s`` for the first connection."""
@@ -179,6 +188,23 @@ class SubmissionLog:
                 log.info("task %s: cancellation requested", event.task_id, extra=_about(event))
         return failures
 
+    def append_later(self, events: Sequence[TaskCancelRequested]) -> None:
+        """Append in the background, retrying until the broker takes every record (records
+        the API must not lose but no client waits for: withdrawals of tasks answered 503)."""
+
+        async def append() -> None:
+            failures = await self.append_all(events)
+            if any(failures):
+                raise next(failure for failure in failures if failure is not None)
+
+        async def keep_trying() -> None:
+            what = f"appending {len(events)} withdrawal(s)"
+            await retry.call(retry.policy(what, log, max_wait_s=10.0), append)
+
+        task = asyncio.create_task(keep_trying())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
     def _replace(self, producer: AIOKafkaProducer) -> None:
         """Retire a broken producer and connect a new one in the background (appends answer
         LogUnavailable meanwhile)."""
@@ -199,5 +225,7 @@ class SubmissionLog:
     async def stop(self) -> None:
         if self._connecting is not None:
             self._connecting.cancel()
+        for task in list(self._later):
+            task.cancel()
         if self._producer is not None:
             await self._producer.stop()

@@ -24,6 +24,13 @@ from typing import NoReturn
 
 from rich.console import Console
 from rich.text import Text
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from deploy.local import (
     LOCALHOST,
@@ -184,14 +191,27 @@ class Stack:
 
     def _create_topics(self) -> None:
         topics = ManagedProcess("topics", topics_command(), env=app_env(self.config))
-        for attempt in range(1, TOPICS_ATTEMPTS + 1):
+
+        def create() -> int:
             topics.start()
-            code = topics.wait()
-            if code == 0:
-                return
-            say(f"creating the topics failed (exit code {code}), attempt {attempt}", "yellow")
-            time.sleep(2.0 * attempt)
-        raise RuntimeError(f"could not create the topics in {TOPICS_ATTEMPTS} attempts")
+            return topics.wait()
+
+        def failed(state: RetryCallState) -> None:
+            code = state.outcome.result() if state.outcome else None
+            say(
+                f"creating the topics failed (exit code {code}), attempt {state.attempt_number}",
+                "yellow",
+            )
+
+        code = Retrying(
+            retry=retry_if_result(lambda code: code != 0),
+            wait=wait_exponential_jitter(initial=1, max=8),
+            stop=stop_after_attempt(TOPICS_ATTEMPTS),
+            before_sleep=failed,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else 1,
+        )(create)
+        if code != 0:
+            raise RuntimeError(f"could not create the topics in {TOPICS_ATTEMPTS} attempts")
 
     def _supervise(self, now: float) -> None:
         for child in self._children:

@@ -18,23 +18,30 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from processor import observe
-from qcexec import metrics
+from qcexec import metrics, retry
 from qcexec.logsetup import setup_logging
 from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import setup_tracing
-from qcexec.view import StalePosition, TaskView, ViewEntry, result_entry, submitted_entry
-from schemas.events import TaskResult, TaskSubmitted
+from qcexec.view import (
+    StalePosition,
+    TaskView,
+    ViewEntry,
+    mark_entry,
+    result_entry,
+    submitted_entry,
+)
+from schemas.events import TaskCancelRequested, TaskResult, TaskSubmitted
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BATCH_RECORDS = 500
-REDIS_RETRY_S = 0.5
+#: The longest pause between two tries of Redis.
+REDIS_RETRY_MAX_S = 2.0
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
@@ -51,6 +58,7 @@ def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[st
     decoders: dict[str, Callable[[bytes], ViewEntry]] = {
         topics.submitted: lambda raw: submitted_entry(TaskSubmitted.decode(raw)),
         topics.results: lambda raw: result_entry(TaskResult.decode(raw)),
+        topics.cancellations: lambda raw: mark_entry(TaskCancelRequested.decode(raw)),
     }
     entries: list[ViewEntry] = []
     offsets: dict[str, int] = {}
@@ -66,14 +74,12 @@ def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[st
 
 
 async def retry_redis(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Redis being away is not a reason to skip a record: wait for it."""
-    while True:
-        try:
-            return await call(*args, **kwargs)
-        except (RedisError, OSError) as exc:
-            log.warning("redis unavailable, retrying: %r", exc)
-            metrics.HEARTBEAT.beat()  # waiting for Redis is not a stall (liveness)
-            await asyncio.sleep(REDIS_RETRY_S)
+    """Redis being away is not a reason to skip a record: wait for it (waiting for Redis is
+    not a stall: the liveness heartbeat beats meanwhile)."""
+    policy = retry.policy(
+        "writing the view", log, max_wait_s=REDIS_RETRY_MAX_S, on_wait=metrics.HEARTBEAT.beat
+    )
+    return await retry.call(policy, call, *args, **kwargs)
 
 
 class Materializer(ConsumerRebalanceListener):
@@ -85,7 +91,7 @@ class Materializer(ConsumerRebalanceListener):
         self._written: set[str] = set()  # offsets fields this instance has stored there
 
     def subscribe(self) -> None:
-        self.consumer.subscribe([self.topics.submitted, self.topics.results], listener=self)
+        self.consumer.subscribe(self.topics.view_sources(), listener=self)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Positions live in Redis, written with the view: nothing to hand over.

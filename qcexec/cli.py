@@ -211,9 +211,7 @@ def rebuild_view_command() -> None:
         redis = Redis.from_url(settings.redis_url)
         view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
         try:
-            async with reader(
-                settings.kafka_bootstrap_servers, [topics.submitted, topics.results]
-            ) as consumer:
+            async with reader(settings.kafka_bootstrap_servers, topics.view_sources()) as consumer:
                 with Progress(console=console, transient=True) as progress:
                     bar = progress.add_task("reading the log", total=None)
                     return await rebuild_view(

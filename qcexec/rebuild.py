@@ -1,7 +1,8 @@
 """``qcexec rebuild-view``: a new Redis view from the whole log, built beside the live one.
 
 The new view gets its own prefix (``{base}v{ms}:``) and is filled from offset 0 of
-``qc.submitted`` and ``qc.results`` while the API keeps answering from the active view; live
+``qc.submitted``, ``qc.results`` and ``qc.cancellations`` (so it has every cancellation and
+withdrawal) while the API keeps answering from the active view; live
 writes (pending states written through at submit, claims, cancellations) go to both meanwhile.
 Once the new view has read every partition at least as far as the active one, one atomic step
 makes it active (so no answer ever goes backwards) and the old view is deleted. The running

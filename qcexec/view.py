@@ -29,8 +29,10 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from schemas.events import TaskResult, TaskSubmitted
+from qcexec import retry
+from schemas.events import TaskCancelRequested, TaskResult, TaskSubmitted
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,13 @@ end
 local function store(base, view, e)
   local key = view .. 'task:' .. e[1]
   local rank, gen = tonumber(e[2]), tonumber(e[3])
+  if rank < 0 then  -- a mark: cancelled (-1) or withdrawn (-2) up to generation gen
+    local marked = tonumber(redis.call('HGET', key, 'cancel') or '-1')
+    if gen > marked then redis.call('HSET', key, 'cancel', gen) end
+    if rank == -2 then redis.call('HSET', key, 'withdrawn', '1') end
+    if tonumber(e[7]) > 0 then redis.call('EXPIRE', key, e[7]) end
+    return 0
+  end
   if not advances(key, rank, gen) then return 0 end
   redis.call('HSET', key, 'rank', rank, 'gen', gen, 'doc', e[4])
   if e[5] ~= '' then redis.call('HSET', key, 'owner', e[5]) end
@@ -257,6 +266,17 @@ def _entry(event: TaskSubmitted | TaskResult, rank: int, doc: dict[str, Any]) ->
     return ViewEntry(
         event.task_id, rank, event.generation, orjson.dumps(doc), event.owner, event.submitted_at
     )
+
+
+#: The ranks of marks (see ``_STORE``): a task cancelled, or withdrawn, up to a generation.
+RANK_CANCEL_MARK, RANK_WITHDRAWN_MARK = -1, -2
+
+
+def mark_entry(event: TaskCancelRequested) -> ViewEntry:
+    """A cancellation or withdrawal from the log, as the view records it (marks only: the
+    task's document is left as it is; the processor ends such a task ``cancelled``)."""
+    rank = RANK_WITHDRAWN_MARK if event.withdrawn else RANK_CANCEL_MARK
+    return ViewEntry(event.task_id, rank, event.generation, b"", None, event.requested_at)
 
 
 def submitted_entry(event: TaskSubmitted) -> ViewEntry:
@@ -526,22 +546,27 @@ class Notifier:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
 
     async def listen(self) -> None:
-        while True:
-            try:
-                async with self.view.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.view.done_channel)
-                    self.subscribed.set()
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self._wake(message["data"].decode())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis went away: wake everyone, then subscribe again
-                log.warning("notification channel lost: %r", exc)
+        """Subscribe, and subscribe again whenever Redis goes away (waking every waiter, who
+        then reads the view)."""
+        try:
+            await retry.call(retry.policy("the notification channel", log), self._listen)
+        finally:
+            self.subscribed.set()  # nobody waits for a subscription that will not come
+
+    async def _listen(self) -> None:
+        try:
+            async with self.view.redis.pubsub() as pubsub:
+                await pubsub.subscribe(self.view.done_channel)
                 self.subscribed.set()
-                for task_id in list(self._waiters):
-                    self._wake(task_id)
-                await asyncio.sleep(0.5)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._wake(message["data"].decode())
+            raise RedisConnectionError("the notification channel closed")
+        except Exception:
+            self.subscribed.set()
+            for task_id in list(self._waiters):
+                self._wake(task_id)
+            raise
 
     def _wake(self, task_id: str) -> None:
         for future in self._waiters.pop(task_id, ()):

@@ -160,15 +160,26 @@ def result_size_bound(shots: int, clbits: int, memory: bool) -> int:
 
 
 class TaskCancelRequested(Event):
-    """A client asked to cancel a task, on ``qc.cancellations``, keyed by ``task_id``.
+    """A task that must not run (or must stop), on ``qc.cancellations`` (compacted), keyed by
+    ``task_id``: a client cancelled it, or the API withdrew it (it answered 503 while the
+    submission's record could still reach the log).
 
     Every processor reads every cancellation and stops the task if it is running it; a task
-    not yet started is never run (the processor checks the view before it starts a task)."""
+    not yet started is never run (the processor checks the view before it starts a task, and
+    the materializer and rebuild-view put every cancellation in the view)."""
 
     event: Literal["qc.cancellations"] = "qc.cancellations"
     version: Literal[1] = 1
     task_id: str
     requested_at: datetime
+    generation: int = Field(
+        default=0, ge=0, description="The generation of the task it stops (and those before)."
+    )
+    withdrawn: bool = Field(
+        default=False,
+        description="The API answered 503 for the submission: the client was told it was not "
+        "accepted, so it never runs even if its record reached the log.",
+    )
 
 
 class DeadLetter(Event):

@@ -44,8 +44,14 @@ class Topics:
                 {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
             ),
             TopicSpec(self.dead_letter, {"cleanup.policy": "delete"}),
+            # Control state: kept (compacted, one record per task) so that a view rebuilt
+            # from the log has every cancellation and withdrawal.
             TopicSpec(
                 self.cancellations,
-                {"cleanup.policy": "delete", "retention.ms": str(SUBMITTED_RETENTION_MS)},
+                {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
             ),
         ]
+
+    def view_sources(self) -> list[str]:
+        """The topics the Redis view is built from (by the materializer and rebuild-view)."""
+        return [self.submitted, self.results, self.cancellations]

@@ -156,12 +156,17 @@ class Stack:
                 await producer.stop()
 
         asyncio.run(produce())
-        wait_for(
-            lambda: self.client.get(f"/tasks/{task.task_id}").status_code == 200,
-            60,
-            "the materializer to see the injected task",
-        )
+        self.wait_visible(task.task_id)
         return task.task_id
+
+    def wait_visible(self, task_id: str, timeout: float = 60) -> None:
+        """Until the view has a task that reached the log without the API (a 404 until the
+        materializer has read its record)."""
+        wait_for(
+            lambda: self.client.get(f"/tasks/{task_id}").status_code == 200,
+            timeout,
+            f"the materializer to see task {task_id}",
+        )
 
     def status(self, task_id: str) -> dict:
         response = self.client.get(f"/tasks/{task_id}")

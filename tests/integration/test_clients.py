@@ -78,6 +78,8 @@ def test_a_submission_answered_503_never_runs_if_its_record_reaches_the_log(
             await producer.stop()
 
     asyncio.run(withdraw_then_append())
+    # Appended past the API: a 404 until the materializer has read the record.
+    stack.wait_visible(event.task_id)
     done = stack.wait_terminal(event.task_id)
     assert done["state"] == "cancelled" and "result" not in done and "started_at" not in done
     assert done["error"] == {

@@ -1,0 +1,106 @@
+"""Control state lives on the log (DESIGN.md §5.6): a cancellation or a withdrawal is a record
+on the compacted ``qc.cancellations``, so a view rebuilt from the log after Redis lost it still
+has it, and such a task never runs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
+from tests.conftest import BELL
+from tests.services import Services
+from tests.stack import Stack, read_topic, wait_for
+
+
+@pytest.fixture(scope="module")
+def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """No processor at first: the tasks stay queued until the test adds one."""
+    running = Stack(real_services, tmp_path_factory.mktemp("stack")).start(processors=0)
+    yield running
+    running.stop()
+
+
+def drop_view(stack: Stack) -> None:
+    from redis import Redis
+
+    redis = Redis(host=stack.services.redis_host, port=stack.services.redis_port)
+    try:
+        keys = list(redis.scan_iter(match=f"{stack.prefix}*", count=1000))
+        assert keys and redis.delete(*keys)
+    finally:
+        redis.close()
+
+
+def append(stack: Stack, *events: TaskSubmitted | TaskCancelRequested) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
+        await producer.start()
+        try:
+            for event in events:
+                topic = (
+                    stack.topics.submitted
+                    if isinstance(event, TaskSubmitted)
+                    else stack.topics.cancellations
+                )
+                await producer.send_and_wait(topic, event.encode(), key=event.task_id.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_cancelled_and_withdrawn_tasks_never_run_after_the_view_is_lost(stack: Stack) -> None:
+    cancelled = stack.submit(BELL, shots=10)
+    answer = stack.client.post(f"/tasks/{cancelled}/cancel")
+    assert answer.status_code == 202 and answer.json()["state"] == "queued"
+    # A submission the API answered 503 for, whose record reached the log after all, and the
+    # withdrawal the API appends once the broker is back.
+    late = TaskSubmitted(
+        task_id=str(uuid.uuid4()), qasm=BELL, shots=10, seed=1, submitted_at=utcnow()
+    )
+    withdrawal = TaskCancelRequested(task_id=late.task_id, requested_at=utcnow(), withdrawn=True)
+    append(stack, late, withdrawal)
+    stack.wait_visible(late.task_id)
+    marks = {
+        r.key.decode()
+        for r in read_topic(stack.services.kafka_bootstrap, stack.topics.cancellations)
+    }
+    assert {cancelled, late.task_id} <= marks
+
+    drop_view(stack)
+    # The materializer notices the lost view and reads the log again, cancellations included.
+    for task_id in (cancelled, late.task_id):
+        stack.wait_visible(task_id)
+    stack.add_processor()
+    done = stack.wait_terminal(cancelled)
+    assert done["state"] == "cancelled" and "started_at" not in done
+    assert done["error"]["message"] == "cancelled before it started"
+    done = stack.wait_terminal(late.task_id)
+    assert done["state"] == "cancelled" and "started_at" not in done
+    assert "not accepted" in done["error"]["message"]
+    # And a task submitted now runs as usual.
+    assert stack.wait_terminal(stack.submit(BELL, shots=10))["status"] == "completed"
+
+
+def test_the_cancellations_topic_is_compacted(stack: Stack) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def config() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.services.kafka_bootstrap)
+        await admin.start()
+        try:
+            resource = ConfigResource(ConfigResourceType.TOPIC, stack.topics.cancellations)
+            (response,) = await admin.describe_configs([resource])
+            entries = response.resources[0][4]
+            return {entry[0]: entry[1] for entry in entries}
+        finally:
+            await admin.close()
+
+    found = wait_for(lambda: asyncio.run(config()), 30, "the topic's configuration")
+    assert found["cleanup.policy"] == "compact"
