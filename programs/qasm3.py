@@ -17,6 +17,7 @@ again. When neither takes it, the converter's error says which construct is not 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -156,25 +157,58 @@ def _converter_error(exc: Exception) -> ProgramError:
     return ProgramError(message)
 
 
-def _unrolled(text: str, limits: Limits | None) -> QuantumCircuit | None:
+#: ``stdgates.inc`` names pyqasm 1.3 does not know, and the same gates by the names it does.
+_PYQASM_ALIASES = {"phase": "p", "cphase": "cp"}
+#: Where pyqasm's messages start quoting the syntax tree (of no use to a client).
+_TREE_DUMP = re.compile(r"\s*(?:Usage:|Error at line|\w+\(span=)")
+
+
+class _Aliases(QASMVisitor[None]):
+    def __init__(self, defined: set[str]) -> None:
+        self.defined = defined
+
+    def visit_QuantumGate(self, node: ast.QuantumGate, context: None = None) -> None:
+        alias = _PYQASM_ALIASES.get(node.name.name)
+        if alias is not None and node.name.name not in self.defined:
+            node.name = ast.Identifier(alias)
+        self.generic_visit(node, context)
+
+
+def _for_pyqasm(program: ast.Program) -> ast.Program:
+    """The tree as pyqasm 1.3 reads it: the version statement it requires (the language makes
+    it optional) and ``phase``/``cphase`` by the names it knows. Changes the tree in place."""
+    defined = {s.name.name for s in program.statements if isinstance(s, ast.QuantumGateDefinition)}
+    _Aliases(defined).visit(program)
+    program.version = program.version or "3.0"
+    return program
+
+
+def _unrolled(program: ast.Program, limits: Limits | None) -> QuantumCircuit | str:
     """The program as pyqasm unrolls it (constants folded, subroutines and loops expanded,
-    conditions on a bit made explicit), read again; None when pyqasm cannot either."""
+    conditions on a bit made explicit), read again; or why pyqasm could not (its own log
+    lines, which repeat the reason with the program's text, are dropped)."""
     import pyqasm
 
+    quiet = logging.getLogger("pyqasm")
+    quiet.propagate = False
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+
     try:
-        module = pyqasm.loads(text)
+        module = pyqasm.loads(_for_pyqasm(program))
         module.unroll()
         plain = pyqasm.dumps(module)
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
-    except Exception:
-        return None
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return _TREE_DUMP.split(reason)[0][:200].rstrip(" :")
     circuit = fast_parse(plain, limits)
     if circuit is None:
         try:
             circuit = convert(tree(plain))
-        except Exception:
-            return None
+        except Exception as exc:
+            return str(exc) or type(exc).__name__
     return circuit
 
 
@@ -244,7 +278,8 @@ def reference_parse(text: str, limits: Limits | None = None) -> QuantumCircuit:
         )
     if _has_while(program):
         raise refusal
-    circuit = _unrolled(text, limits)
-    if circuit is None:
-        raise refusal
+    circuit = _unrolled(program, limits)
+    if isinstance(circuit, str):
+        message = f"{refusal.message} (pyqasm could not unroll it either: {circuit})"
+        raise ProgramError(message, refusal.line, refusal.column, refusal.code)
     return circuit

@@ -6,6 +6,20 @@ HEADER3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
 HEADER2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
 
 
+#: Never finishes by itself (it measures until it sees 1 after resetting to 0): it ends at
+#: the task's time limit.
+RUNAWAY = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit q;
+bit c;
+c = measure q;
+while (c == false) {
+  reset q;
+  c = measure q;
+}
+"""
+
+
 def gate_bomb(levels: int = 30, version: int = 3) -> str:
     """Each gate calls the one before twice: 2**levels operations from a few hundred bytes."""
     lines = ["gate g0 a { x a; x a; }"]

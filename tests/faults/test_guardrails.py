@@ -9,21 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import BELL
-from tests.hostile import gate_bomb
+from tests.hostile import RUNAWAY, gate_bomb
 from tests.services import Services
 from tests.stack import Stack
 
 TIME_LIMIT_MS = 2000
-RUNAWAY = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit q;
-bit c;
-c = measure q;
-while (c == false) {
-  reset q;
-  c = measure q;
-}
-"""
 
 
 @pytest.fixture(scope="module")

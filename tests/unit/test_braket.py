@@ -17,7 +17,7 @@ from braket.circuits.serialization import (
     QubitReferenceType,
 )
 from qiskit import QuantumCircuit
-from qiskit.quantum_info import Operator, Statevector
+from qiskit.quantum_info import Operator
 
 from processor.simulate import run_program
 from programs import qasm3
@@ -26,6 +26,7 @@ from programs.errors import ProgramError
 from programs.front import read_program
 from programs.limits import Limits
 from schemas.events import Dialect
+from tests.exact import measured_probabilities, same_distribution
 
 LIMITS = Limits(max_qubits=20, max_shots=100_000, max_operations=10_000, max_program_bytes=65536)
 #: Braket's built-in gates: Braket's SDK class and its number of parameters.
@@ -112,24 +113,6 @@ def braket_probabilities(circuit: Circuit) -> dict[str, float]:
         for index, p in enumerate(np.abs(state) ** 2)
         if p > 1e-12
     }
-
-
-def measured_probabilities(circuit: QuantumCircuit) -> dict[str, float]:
-    """The exact distribution of a circuit's classical bits (Qiskit's keys, without register
-    spaces), every bit measured once, at the end."""
-    target = {
-        circuit.find_bit(i.clbits[0]).index: circuit.find_bit(i.qubits[0]).index
-        for i in circuit.data
-        if i.operation.name == "measure"
-    }
-    assert sorted(target) == list(range(circuit.num_clbits))
-    state = Statevector(circuit.remove_final_measurements(inplace=False))
-    return state.probabilities_dict([target[clbit] for clbit in range(circuit.num_clbits)])
-
-
-def same_distribution(actual: dict[str, float], expected: dict[str, float]) -> bool:
-    keys = {k for k, p in {**actual, **expected}.items() if p > 1e-9}
-    return all(abs(actual.get(k, 0.0) - expected.get(k, 0.0)) < 1e-9 for k in keys)
 
 
 def counts_agree(counts: dict[str, int], probabilities: dict[str, float]) -> None:

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit.random import random_circuit
-from qiskit.quantum_info import Statevector
 from qiskit_qasm3_import import convert
 
 from processor.simulate import run_program
@@ -26,28 +25,11 @@ from programs.errors import ProgramError
 from programs.front import read_program
 from programs.limits import Limits
 from schemas.events import Dialect
+from tests.exact import measured_probabilities, same_distribution
 
 LIMITS = Limits(max_qubits=20, max_shots=100_000, max_operations=10_000, max_program_bytes=65536)
 Q2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
 Q3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
-
-
-def measured_probabilities(circuit: QuantumCircuit) -> dict[str, float]:
-    """The exact distribution of a circuit's classical bits (Qiskit's keys, without register
-    spaces), every bit measured once, at the end."""
-    target = {
-        circuit.find_bit(i.clbits[0]).index: circuit.find_bit(i.qubits[0]).index
-        for i in circuit.data
-        if i.operation.name == "measure"
-    }
-    assert sorted(target) == list(range(circuit.num_clbits))
-    state = Statevector(circuit.remove_final_measurements(inplace=False))
-    return state.probabilities_dict([target[clbit] for clbit in range(circuit.num_clbits)])
-
-
-def same_distribution(actual: dict[str, float], expected: dict[str, float]) -> bool:
-    keys = {k for k, p in {**actual, **expected}.items() if p > 1e-9}
-    return all(abs(actual.get(k, 0.0) - expected.get(k, 0.0)) < 1e-9 for k in keys)
 
 
 def counts_agree(text: str, expected: dict[str, float], shots: int = 2000) -> None:
@@ -159,6 +141,13 @@ UNROLLED = [
         "if (c == 1) { x q[1]; }\nd = measure q;\n",
         {"000": 0.5, "111": 0.5},
     ),
+    # No version statement (optional in the language; pyqasm needs one), and stdgates.inc's
+    # phase and cphase (which pyqasm knows by other names).
+    (
+        'include "stdgates.inc";\nconst int n = 2;\nqubit[n] q;\nbit[n] c;\nx q[0];\n'
+        "cphase(pi) q[0], q[1];\nphase(pi/2) q[1];\nh q[1];\nc = measure q;\n",
+        {"01": 0.5, "11": 0.5},
+    ),
     # Parameters declared out of alphabetical order, which the importer would swap.
     (
         Q3 + "gate g(theta, phi) a { rz(phi) a; rx(theta) a; }\nqubit q;\nbit c;\n"
@@ -183,6 +172,16 @@ def test_what_only_pyqasm_unrolls_runs_as_written(text: str, expected: dict[str,
     if "if (" not in text:
         assert same_distribution(measured_probabilities(circuit), expected)
     counts_agree(text, expected)
+
+
+def test_a_refusal_gives_the_importer_s_and_pyqasm_s_reasons() -> None:
+    text = Q3 + "const int n = 2;\nqubit[n] q;\nfoo(n) q[0];\n"
+    with pytest.raises(ProgramError) as caught:
+        read_program(text, LIMITS)
+    assert (caught.value.line, caught.value.column) == (3, 1)
+    assert "ConstantDeclaration" in caught.value.message
+    assert "pyqasm could not unroll it either" in caught.value.message
+    assert "foo" in caught.value.message
 
 
 DETECTED = [
