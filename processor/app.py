@@ -15,6 +15,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from processor import observe
+from processor.consumer import use_safe_commits
 from processor.execute import Cancellations, execute
 from processor.pool import SimulationPool
 from qcexec import metrics, retry, telemetry
@@ -58,6 +59,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         # A task may run for its whole time limit; that is not a stuck stream.
         stream_processing_timeout=settings.qc_task_time_limit_ms / 1000 + 60,
     )
+    use_safe_commits(app)  # never a commit past a task still running
     submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
     results = app.topic(topics.results, key_type=bytes, value_type=bytes)
     dead_letter = app.topic(topics.dead_letter, key_type=bytes, value_type=bytes)

@@ -140,7 +140,7 @@ def test_batch_accepts_the_good_and_explains_the_bad(stack: Stack) -> None:
     batch = {
         "tasks": [
             {"qc": BELL, "shots": 10},
-            {"qc": "OPENQASM 3.0;\nqubit q;\nh q;\n"},
+            {"qc": "OPENQASM 3.0;\nqubit q;\nfoo q;\n"},
             {"shots": 3},
             {"qc": BELL, "shots": 20},
         ]

@@ -215,7 +215,7 @@ def test_metrics_move_after_a_few_tasks(observed: Observed, bell: str) -> None:
     # Consumer lag per partition, back to zero once everything is done.
     partitions = {
         "processor": {(topics.submitted, str(p)) for p in range(3)},
-        "materializer": {(t, str(p)) for t in (topics.submitted, topics.results) for p in range(3)},
+        "materializer": {(t, str(p)) for t in topics.view_sources() for p in range(3)},
     }
     for role, expected in partitions.items():
 

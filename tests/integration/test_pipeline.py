@@ -58,12 +58,13 @@ def test_ghz(stack: Stack) -> None:
 
 
 def test_invalid_program_gets_400_with_position(stack: Stack) -> None:
-    response = stack.client.post("/tasks", json={"qc": "OPENQASM 3.0;\nqubit q;\nh q;\n"})
+    program = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit q;\nfoo q;\n'
+    response = stack.client.post("/tasks", json={"qc": program})
     assert response.status_code == 400
     body = response.json()
     assert body["detail"] == "QASM3 code is not valid"
-    assert body["errors"][0]["line"] == 3
-    assert "'h' is not defined" in body["errors"][0]["message"]
+    assert body["errors"][0]["line"] == 4
+    assert "'foo' is not defined" in body["errors"][0]["message"]
 
 
 def test_unknown_task_is_404_with_the_exact_body(stack: Stack) -> None:
