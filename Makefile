@@ -4,7 +4,7 @@ RUFF := .venv/bin/ruff
 # Touched after each sync: the venv is stale when pyproject.toml or uv.lock is newer.
 VENV_STAMP := .venv/.synced
 
-.PHONY: venv up test lint fmt bench clean
+.PHONY: venv up test test-alone lint fmt bench clean
 
 venv: $(VENV_STAMP)
 
@@ -19,6 +19,11 @@ up: venv
 # Lint first (ruff and the deploy checks), then every test against a real broker and Redis.
 test: lint
 	$(PYTHON) -m pytest -q
+
+# Every test module on its own, in a pytest process of its own (tests/alone.py): no test leans
+# on what another module left behind.
+test-alone: venv
+	$(PYTHON) -m tests.alone
 
 # ruff, then the offline checks of Dockerfile, docker-compose.yml and deploy/k8s (hadolint,
 # docker-compose config, kustomize rendering, kubernetes-validate): tests/ops/deploy_checks.py

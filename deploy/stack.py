@@ -205,7 +205,7 @@ class Stack:
 
         code = Retrying(
             retry=retry_if_result(lambda code: code != 0),
-            wait=wait_exponential_jitter(initial=1, max=8),
+            wait=wait_exponential_jitter(multiplier=1, max=8),
             stop=stop_after_attempt(TOPICS_ATTEMPTS),
             before_sleep=failed,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else 1,

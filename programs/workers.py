@@ -10,6 +10,7 @@ process instead: a hop to a worker would cost more than the parse.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import re
@@ -34,13 +35,16 @@ def limit_memory(megabytes: int) -> None:
 
 
 def _start_worker(memory_mb: int, nice: int) -> None:
+    """In each reader, before its first program: a lower CPU priority (the API's own loop
+    answers first), the parser's table built, start-up objects out of the collector's view
+    (as ``qcexec.runtime`` does for the services), then the address-space limit."""
     from programs.exported import exported_gates
-    from qcexec.runtime import freeze_startup_objects
 
     if nice:
         os.nice(nice)
     exported_gates()
-    freeze_startup_objects()
+    gc.collect()
+    gc.freeze()
     limit_memory(memory_mb)
 
 

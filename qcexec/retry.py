@@ -72,7 +72,7 @@ def policy(
 
     return AsyncRetrying(
         retry=retry_if_exception(retryable),
-        wait=wait_exponential_jitter(initial=initial_s, max=max_wait_s),
+        wait=wait_exponential_jitter(multiplier=initial_s, max=max_wait_s, jitter=initial_s),
         stop=stop_never if within_s is None else stop_after_delay(within_s),
         before_sleep=before_sleep,
         reraise=True,
