@@ -25,7 +25,10 @@ class TaskRequest(BaseModel):
         description="An OpenQASM 2 or 3 program (Braket's OpenQASM 3 too).", examples=[BELL]
     )
     shots: int | None = Field(
-        default=None, ge=1, description="Number of shots; the server's default when omitted."
+        default=None,
+        ge=0,
+        description="Number of shots (per point); the server's default when omitted. 0, with "
+        "observables: exact expectation values, no counts.",
     )
     seed: int | None = Field(
         default=None,
@@ -35,6 +38,20 @@ class TaskRequest(BaseModel):
     )
     memory: bool = Field(
         default=False, description="Also return each shot's outcome (`memory`), in order."
+    )
+    parameters: dict[str, float] | list[dict[str, float]] | None = Field(
+        default=None,
+        description="Values of the program's `input float`/`input angle` declarations: one "
+        "object, or a list of objects (a sweep, answered point by point in `results`).",
+        examples=[{"theta": 0.5}],
+    )
+    observables: list[str | dict[str, float]] | None = Field(
+        default=None,
+        description="Observables to estimate: each a Pauli string over the circuit's qubits in "
+        "Qiskit's label order (`\"ZZ\"`) or an object of Pauli strings to real coefficients "
+        "(`{\"ZZ\": 1.0, \"XX\": -0.5}`). The answer has `expectation_values` and "
+        "`standard_errors`, one per observable (exact, error 0, with `\"shots\": 0`).",
+        examples=[["ZZ", {"XX": 0.5, "YY": -0.5}]],
     )
 
 

@@ -31,12 +31,13 @@ from api.models import (
     TaskStatus,
 )
 from api.submissions import LogUnavailable, SubmissionLog
+from api.workloads import checked_workload
 from programs.errors import ProgramError
 from programs.limits import check_size
 from programs.workers import ProgramReader
 from qcexec.settings import Settings
 from qcexec.view import TERMINAL_STATES, TaskView, submitted_entry
-from schemas.events import TaskCancelRequested, TaskSubmitted, result_size_bound, utcnow
+from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks"])
@@ -50,24 +51,27 @@ async def _submission(
 ) -> TaskSubmitted:
     """The record a valid request becomes. Raises ProgramError or LimitExceeded."""
     limits = settings.limits
-    shots = body.shots or settings.qc_task_default_shots
+    shots = body.shots if body.shots is not None else settings.qc_task_default_shots
     if shots > limits.max_shots:
         raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
     check_size(body.qc, limits)
     checked = await reader.check(body.qc)
-    if body.memory:
-        size = result_size_bound(shots, checked.clbits, memory=True)
-        if size > settings.qc_max_record_bytes:
-            raise LimitExceeded(
-                "memory",
-                f"the outcome of every shot ({shots} shots of {checked.clbits} bits) takes up "
-                f"to {size} bytes; a result may take at most {settings.qc_max_record_bytes} "
-                "(QC_MAX_RECORD_BYTES): ask for fewer shots, or no memory",
-            )
+    workload = checked_workload(
+        body.parameters,
+        body.observables,
+        checked,
+        shots,
+        body.memory,
+        settings.qc_task_max_points,
+        settings.qc_max_record_bytes,
+    )
     return TaskSubmitted(
         task_id=str(uuid.uuid4()),
         qasm=body.qc,
         dialect=checked.dialect,
+        parameters=workload.points,
+        sweep=workload.sweep,
+        observables=workload.observables,
         shots=shots,
         seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
         submitted_at=utcnow(),

@@ -89,11 +89,9 @@ class SubmissionLog:
                 raise
             return producer
 
-        policy = retry.policy(
-            f"connecting to the broker at {self.bootstrap_servers}", log, max_wait_s=RECONNECT_S
-        )
+        what = f"connecting to the broker at {self.bootstrap_servers}"
         try:
-            self._producer = await retry.call(policy, connect)
+            self._producer = await retry.call(connect, what=what, log=log, max_wait_s=RECONNECT_S)
         except Exception as exc:  # permanent: appends answer 503 until a restart
             log.error("cannot connect to the broker at %s: %r", self.bootstrap_servers, exc)
             return
@@ -199,7 +197,7 @@ class SubmissionLog:
 
         async def keep_trying() -> None:
             what = f"appending {len(events)} withdrawal(s)"
-            await retry.call(retry.policy(what, log, max_wait_s=10.0), append)
+            await retry.call(append, what=what, log=log, max_wait_s=10.0)
 
         task = asyncio.create_task(keep_trying())
         self._later.add(task)

@@ -82,7 +82,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
             async def send() -> None:
                 await (await topic.send(key=key, value=value, headers=headers))
 
-            await retry.call(retry.policy(f"publish to {topic_name}", log), send)
+            await retry.call(send, what=f"publish to {topic_name}", log=log)
 
     async def publish_result(task: TaskSubmitted, result: TaskResult) -> None:
         """The task's outcome on the log, whatever it is: one that does not fit in a record
@@ -172,7 +172,7 @@ def _about(task: TaskSubmitted) -> dict[str, str]:
 def _failed(result: TaskResult, message: str) -> TaskResult:
     error = TaskError(code="limit_exceeded", message=message)
     return result.model_copy(
-        update={"status": "failed", "counts": None, "memory": None, "error": error}
+        update={"status": "failed", "counts": None, "memory": None, "results": None, "error": error}
     )
 
 

@@ -101,7 +101,9 @@ async def execute(
                     message = str(exc) or type(exc).__name__
                     error = TaskError(code="simulation_error", message=message)
                     break
-    counts, memory, dialect = outcome if outcome is not None else (None, None, task.dialect)
+    counts, memory, dialect, results = (
+        outcome if outcome is not None else (None, None, task.dialect, None)
+    )
     status = "completed" if outcome is not None else "failed"
     if error is not None and error.code == "cancelled":
         status = "cancelled"
@@ -110,6 +112,8 @@ async def execute(
         status=status,
         counts=counts,
         memory=memory,
+        results=results,
+        sweep=task.sweep,
         error=error if outcome is None else None,
         shots=task.shots,
         seed=task.seed,

@@ -73,13 +73,17 @@ def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[st
     return entries, offsets
 
 
-async def retry_redis(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+async def retry_redis(call: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Redis being away is not a reason to skip a record: wait for it (waiting for Redis is
     not a stall: the liveness heartbeat beats meanwhile)."""
-    policy = retry.policy(
-        "writing the view", log, max_wait_s=REDIS_RETRY_MAX_S, on_wait=metrics.HEARTBEAT.beat
+    return await retry.call(
+        call,
+        *args,
+        what="writing the view",
+        log=log,
+        max_wait_s=REDIS_RETRY_MAX_S,
+        on_wait=metrics.HEARTBEAT.beat,
     )
-    return await retry.call(policy, call, *args, **kwargs)
 
 
 class Materializer(ConsumerRebalanceListener):

@@ -92,7 +92,11 @@ class SimulationPool:
         future = self._pool.schedule(
             run_program,
             args=(task.qasm, task.shots, task.seed, self.limits, self.max_memory_mb, self.threads),
-            kwargs={"memory": task.memory},
+            kwargs={
+                "memory": task.memory,
+                "parameters": task.parameters,
+                "observables": task.observables,
+            },
             timeout=self.time_limit_s,
         )
         outcome = asyncio.wrap_future(future)

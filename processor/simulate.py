@@ -9,10 +9,21 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp, Gate
 from qiskit_aer import AerSimulator
 
+from processor.workloads import point_results
 from programs.errors import ProgramError, limit_exceeded
 from programs.front import read_program
 from programs.limits import Limits, check_shots
-from schemas.events import Dialect
+from schemas.events import Dialect, PointResult
+
+
+def _check_inputs(circuit: QuantumCircuit, parameters: list[dict[str, float]] | None) -> None:
+    """Every input has a value at every point, and nothing else does (checked at submit too:
+    this holds records that reached the log another way)."""
+    inputs = {parameter.name for parameter in circuit.parameters}
+    for point in parameters or [{}]:
+        if set(point) != inputs:
+            names = ", ".join(sorted(inputs ^ set(point)))
+            raise ProgramError(f"the parameters do not match the program's inputs ({names})")
 
 
 @cache
@@ -120,8 +131,9 @@ def prepare(
     return transpile(circuit, backend, optimization_level=0)
 
 
-#: Counts, each shot's outcome (when asked) and the language the program was read as.
-Outcome = tuple[dict[str, int], list[str] | None, Dialect]
+#: Counts, each shot's outcome (when asked), the language the program was read as, and each
+#: point's outcome (a task with parameters or observables; None otherwise).
+Outcome = tuple[dict[str, int], list[str] | None, Dialect, list[PointResult] | None]
 #: When each phase of a run began and ended (``time.time_ns()``), for the processor's spans.
 Phases = dict[str, tuple[int, int]]
 
@@ -134,21 +146,31 @@ def run_program(
     max_memory_mb: int,
     threads: int = 1,
     memory: bool = False,
+    parameters: list[dict[str, float]] | None = None,
+    observables: list[dict[str, float]] | None = None,
 ) -> tuple[Outcome, Phases]:
     """Counts (and each shot's outcome when ``memory``) of one program, and when its phases
     ran: ``parse`` (parse and check the program) and ``simulate`` (prepare and run it). Raises
     :class:`ProgramError` for what the program itself got wrong; any other exception is the
     simulator's (or the machine's)."""
     parse_start = time.time_ns()
-    check_shots(shots, limits)
+    if shots or not observables:
+        check_shots(shots, limits)
     program = read_program(qasm, limits)
     assert program is not None
     circuit = program.circuit
-    if not circuit.num_clbits:
+    if not circuit.num_clbits and not observables:
         raise ProgramError("the circuit measures nothing, so it has no counts")
+    _check_inputs(circuit, parameters)
     simulate_start = time.time_ns()
     backend = simulator(max_memory_mb, threads)
     runnable = prepare(circuit, backend, limits.max_operations)
+    if parameters or observables:
+        results = point_results(runnable, backend, shots, seed, parameters, observables, threads)
+        first = results[0].counts or {}
+        end = time.time_ns()
+        outcome = first, None, program.dialect, results
+        return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}
     job = backend.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
     result = job.result()
     if not result.success:
@@ -156,6 +178,6 @@ def run_program(
         code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
         raise ProgramError(message.strip(), code=code)
     shots_memory = list(result.get_memory()) if memory else None
-    outcome = dict(result.get_counts()), shots_memory, program.dialect
+    outcome = dict(result.get_counts()), shots_memory, program.dialect, None
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}

@@ -36,6 +36,8 @@ class Checked:
     qubits: int
     operations: int
     clbits: int
+    #: The names of the program's inputs (``input float theta;``), sorted.
+    inputs: tuple[str, ...] = ()
 
 
 def _shifted(exc: ProgramError, added: int) -> ProgramError:
@@ -103,7 +105,10 @@ def check_program(text: str, limits: Limits, fast_only: bool = False) -> Checked
     if program is None:
         return None
     circuit = program.circuit
-    return Checked(program.dialect, circuit.num_qubits, program.operations, circuit.num_clbits)
+    inputs = tuple(sorted(parameter.name for parameter in circuit.parameters))
+    return Checked(
+        program.dialect, circuit.num_qubits, program.operations, circuit.num_clbits, inputs
+    )
 
 
 #: Generous limits, for callers that hold a program to none of their own (tests, benchmarks).

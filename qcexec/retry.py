@@ -80,7 +80,19 @@ def policy(
 
 
 async def call(
-    retrying: AsyncRetrying, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+    function: Callable[..., Awaitable[T]],
+    *args: Any,
+    what: str,
+    log: logging.Logger,
+    **options: Any,
 ) -> T:
-    """``function(*args, **kwargs)`` under a policy."""
-    return await retrying(function, *args, **kwargs)
+    """``function(*args)`` under :func:`policy` (``options`` are its own). The first try is a
+    plain call, so the common case costs no more than the call itself; the policy is made and
+    takes over at the first retryable error, and a permanent one is raised as it is."""
+    try:
+        return await function(*args)
+    except Exception as exc:
+        if not retryable(exc):
+            raise
+        log.warning("%s failed, retrying: %r", what, exc)
+    return await policy(what, log, **options)(function, *args)

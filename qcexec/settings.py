@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     qc_task_max_program_bytes: int = 128 * 1024
     qc_task_time_limit_ms: int = 300_000
     qc_task_max_memory_mb: int = 4096
+    qc_task_max_points: int = Field(
+        default=1000, ge=1, description="Most points in one parameter sweep."
+    )
     qc_max_record_bytes: int = Field(
         default=1_048_576,
         ge=65_536,

@@ -296,10 +296,18 @@ def running_entry(event: TaskSubmitted, started_at: datetime, processor: str) ->
 
 def result_entry(event: TaskResult) -> ViewEntry:
     doc: dict[str, Any]
-    if event.status == "completed":
+    if event.status == "completed" and event.sweep and event.results is not None:
+        doc = {
+            "status": "completed",
+            "results": [point.model_dump(exclude_none=True) for point in event.results],
+        }
+    elif event.status == "completed":
         doc = {"status": "completed", "result": event.counts}
         if event.memory is not None:
             doc["memory"] = event.memory
+        if event.results:  # one point, with parameters or observables: its fields beside
+            point = event.results[0].model_dump(exclude_none=True, exclude={"counts"})
+            doc |= point
     else:
         assert event.error is not None
         verb = "failed" if event.status == "failed" else "cancelled"
@@ -549,7 +557,7 @@ class Notifier:
         """Subscribe, and subscribe again whenever Redis goes away (waking every waiter, who
         then reads the view)."""
         try:
-            await retry.call(retry.policy("the notification channel", log), self._listen)
+            await retry.call(self._listen, what="the notification channel", log=log)
         finally:
             self.subscribed.set()  # nobody waits for a subscription that will not come
 

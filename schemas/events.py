@@ -76,12 +76,28 @@ class TaskSubmitted(Event):
     version: Literal[1] = 1
     task_id: str = Field(description="UUID of the task, also the record key.")
     qasm: str = Field(description="The program as submitted (OpenQASM 2 or 3).")
+    parameters: list[dict[str, float]] | None = Field(
+        default=None,
+        description="Values of the program's inputs (``input float theta;``): one object per "
+        "point of a sweep, in order; None for a program without inputs.",
+    )
+    sweep: bool = Field(
+        default=False,
+        description="The client sent a list of points (answered as ``results``), not one.",
+    )
+    observables: list[dict[str, float]] | None = Field(
+        default=None,
+        description="Observables to estimate, each Pauli strings (Qiskit's label order) to "
+        "real coefficients; None for counts only.",
+    )
     dialect: Dialect | None = Field(
         default=None,
         description="The language the API read the program as; None from writers that do not "
         "say (the processor detects it again either way).",
     )
-    shots: int = Field(ge=1)
+    shots: int = Field(
+        ge=0, description="Shots per point; 0 (with observables only): exact expectation values."
+    )
     seed: int = Field(
         ge=0,
         description="Simulator seed; chosen at submit when the client gives none, so that a "
@@ -107,6 +123,19 @@ class TaskError(BaseModel):
     message: str
 
 
+class PointResult(BaseModel):
+    """The outcome of one point of a task: its parameter values, counts (when the circuit
+    measures and shots were asked) and the observables' expectation values with their standard
+    errors (0 when exact), in the order they were asked."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    parameters: dict[str, float] | None = None
+    counts: dict[str, int] | None = None
+    expectation_values: list[float] | None = None
+    standard_errors: list[float] | None = None
+
+
 class TaskResult(Event):
     """The one terminal outcome of a task, on ``qc.results`` (compacted), keyed by ``task_id``."""
 
@@ -123,6 +152,12 @@ class TaskResult(Event):
     error: TaskError | None = Field(
         default=None, description="Why the task failed or was cancelled (failed, cancelled)."
     )
+    results: list[PointResult] | None = Field(
+        default=None,
+        description="Per point, in the order of the submission (completed tasks with "
+        "parameters or observables); ``counts`` is then the first point's counts.",
+    )
+    sweep: bool = Field(default=False, description="The submission was a sweep.")
     shots: int
     seed: int
     dialect: Dialect | None = Field(

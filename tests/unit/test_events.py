@@ -90,7 +90,7 @@ def test_asyncapi_document_describes_every_topic_and_validates_real_records() ->
         payload.validate(orjson.loads(event.encode()))
         headers = {key: value.decode() for key, value in event.headers()}
         Draft202012Validator(message["headers"]).validate(headers)
-    broken = orjson.loads(SUBMITTED.encode()) | {"shots": 0}
+    broken = orjson.loads(SUBMITTED.encode()) | {"shots": -1}
     (submitted,) = [m for m in messages.values() if m["title"] == "qc.submitted v1"]
     assert not Draft202012Validator(
         {"components": document["components"]} | submitted["payload"]

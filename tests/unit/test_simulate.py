@@ -17,7 +17,7 @@ LIMITS = Limits(max_qubits=20, max_shots=100_000, max_operations=10_000, max_pro
 
 
 def run(program: str, shots: int = 1000, seed: int = 1, memory_mb: int = 1024) -> dict[str, int]:
-    (counts, memory, _), _ = run_program(program, shots, seed, LIMITS, memory_mb)
+    (counts, memory, _, _), _ = run_program(program, shots, seed, LIMITS, memory_mb)
     assert memory is None
     return counts
 
@@ -71,6 +71,6 @@ def test_circuit_too_large_for_memory_fails_cleanly() -> None:
 
 
 def test_memory_lists_every_shot_in_order() -> None:
-    (counts, memory, _), _ = run_program(BELL, 50, 3, LIMITS, 1024, memory=True)
+    (counts, memory, _, _), _ = run_program(BELL, 50, 3, LIMITS, 1024, memory=True)
     assert memory is not None and len(memory) == 50
     assert {bits: memory.count(bits) for bits in set(memory)} == counts

@@ -1,0 +1,117 @@
+"""Parameter sweeps and observables in the simulator worker, against exact references from
+``qiskit.quantum_info``; and the request's workload fields checked against the program."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit, qasm3
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from api.errors import LimitExceeded
+from api.workloads import checked_workload
+from processor.simulate import run_program
+from programs.front import GENEROUS, Checked
+from schemas.events import Dialect
+
+THETA = Parameter("theta")
+POINTS = [{"theta": float(x)} for x in np.linspace(0, 2 * math.pi, 20)]
+OBSERVABLES = [{"ZZ": 1.0}, {"XX": 0.5, "ZI": -1.0}, {"YY": 1.0}, {"IZ": 1.0}]
+
+
+def ansatz() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.ry(THETA, 0)
+    circuit.rx(THETA / 2, 1)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def exact(point: dict[str, float]) -> tuple[Statevector, list[float]]:
+    bound = ansatz().remove_final_measurements(inplace=False).assign_parameters([point["theta"]])
+    state = Statevector(bound)
+    values = [
+        state.expectation_value(SparsePauliOp.from_list(list(o.items()))).real for o in OBSERVABLES
+    ]
+    return state, values
+
+
+def run(shots: int, seed: int = 11):
+    (_, _, dialect, results), _ = run_program(
+        qasm3.dumps(ansatz()), shots, seed, GENEROUS, 1024,
+        parameters=POINTS, observables=OBSERVABLES,
+    )  # fmt: skip
+    assert dialect is Dialect.OPENQASM3
+    return results
+
+
+def test_exact_expectation_values_at_every_point() -> None:
+    results = run(shots=0)
+    assert [r.parameters for r in results] == POINTS
+    for point, result in zip(POINTS, results, strict=True):
+        assert result.counts is None
+        assert result.standard_errors == [0.0] * len(OBSERVABLES)
+        assert np.allclose(result.expectation_values, exact(point)[1], atol=1e-9)
+
+
+def test_sampled_estimates_and_counts_follow_the_exact_ones() -> None:
+    shots = 4000
+    results = run(shots=shots)
+    for point, result in zip(POINTS, results, strict=True):
+        state, values = exact(point)
+        for value, estimate, error in zip(
+            values, result.expectation_values, result.standard_errors, strict=True
+        ):
+            assert abs(estimate - value) <= 4 * error + 1e-9
+        probabilities = state.probabilities_dict()
+        observed = {key: count / shots for key, count in result.counts.items()}
+        tvd = 0.5 * sum(
+            abs(observed.get(k, 0) - probabilities.get(k, 0)) for k in {*observed, *probabilities}
+        )
+        assert tvd < 0.05, (point, tvd)
+
+
+def test_the_same_seed_gives_the_same_answer_at_every_point() -> None:
+    assert run(shots=500, seed=3) == run(shots=500, seed=3)
+
+
+PROGRAM = Checked(Dialect.OPENQASM3, qubits=2, operations=4, clbits=2, inputs=("theta",))
+
+
+def check(parameters=None, observables=None, shots=100, memory=False, points=10, record=2**20):
+    return checked_workload(parameters, observables, PROGRAM, shots, memory, points, record)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({}, "parameters", "give their values"),
+        ({"parameters": {"phi": 1.0}}, "parameters", "no input named phi"),
+        ({"parameters": [{"theta": 1.0}, {}]}, "parameters", "point 1: no value for theta"),
+        ({"parameters": []}, "parameters", "at least one point"),
+        ({"parameters": [{"theta": 0.0}] * 11}, "parameters", "at most 10 points"),
+        ({"parameters": {"theta": 0}, "observables": ["ZZZ"]}, "observables", "3 qubits"),
+        ({"parameters": {"theta": 0}, "observables": ["ZA"]}, "observables", "not a Pauli"),
+        ({"parameters": {"theta": 0}, "observables": [{"ZZ": 1, "X": 2}]}, "observables", "differ"),
+        ({"parameters": {"theta": 0}, "shots": 0}, "shots", "give observables"),
+        ({"parameters": [{"theta": 0}], "memory": True}, "memory", "one point"),
+        ({"parameters": [{"theta": 0}] * 10, "record": 4096}, "parameters", "QC_MAX_RECORD"),
+    ],
+)
+def test_a_workload_that_does_not_fit_the_program_is_refused(kwargs, field, words) -> None:
+    with pytest.raises(LimitExceeded) as caught:
+        check(**kwargs)
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+def test_a_workload_that_fits() -> None:
+    one = check(parameters={"theta": 0.5}, observables=["ZZ", {"XX": 1.0, "YY": -0.5}])
+    assert one.points == [{"theta": 0.5}] and not one.sweep
+    assert one.observables == [{"ZZ": 1.0}, {"XX": 1.0, "YY": -0.5}]
+    sweep = check(parameters=[{"theta": 0.1}, {"theta": 0.2}], shots=0, observables=["ZZ"])
+    assert sweep.sweep and len(sweep.points) == 2
