@@ -48,9 +48,9 @@ class TaskRequest(BaseModel):
     observables: list[str | dict[str, float]] | None = Field(
         default=None,
         description="Observables to estimate: each a Pauli string over the circuit's qubits in "
-        "Qiskit's label order (`\"ZZ\"`) or an object of Pauli strings to real coefficients "
-        "(`{\"ZZ\": 1.0, \"XX\": -0.5}`). The answer has `expectation_values` and "
-        "`standard_errors`, one per observable (exact, error 0, with `\"shots\": 0`).",
+        'Qiskit\'s label order (`"ZZ"`) or an object of Pauli strings to real coefficients '
+        '(`{"ZZ": 1.0, "XX": -0.5}`). The answer has `expectation_values` and '
+        '`standard_errors`, one per observable (exact, error 0, with `"shots": 0`).',
         examples=[["ZZ", {"XX": 0.5, "YY": -0.5}]],
     )
 
