@@ -88,10 +88,13 @@ def checked_workload(
         raise _invalid("shots", "0 shots asks for exact expectation values: give observables")
     if memory and (sweep or shots == 0):
         raise _invalid("memory", "each shot's outcome is kept for one point with shots only")
+    # Bounded here when the size is known to grow with the request (each shot kept, or many
+    # points); a single point's counts that turn out too large end the task failed instead,
+    # so a wide circuit with few outcomes is not refused for its worst case.
     per_point = result_size_bound(shots, program.clbits, memory) if shots else 0
     per_point += len(terms) * OBSERVABLE_BYTES + 32 * len(inputs) + 64
     size = per_point * max(1, len(points))
-    if size > max_record_bytes:
+    if (memory or sweep) and size > max_record_bytes:
         raise LimitExceeded(
             "memory" if memory else "parameters",
             f"the result of {max(1, len(points))} point(s) of {shots} shots of "

@@ -109,6 +109,12 @@ def test_a_workload_that_does_not_fit_the_program_is_refused(kwargs, field, word
     assert words in caught.value.message
 
 
+def test_one_point_is_not_refused_for_its_worst_case() -> None:
+    wide = Checked(Dialect.OPENQASM3, qubits=20, operations=40, clbits=20, inputs=())
+    workload = checked_workload(None, None, wide, 100_000, False, 10, 2**20)
+    assert workload.points is None and workload.observables is None
+
+
 def test_a_workload_that_fits() -> None:
     one = check(parameters={"theta": 0.5}, observables=["ZZ", {"XX": 1.0, "YY": -0.5}])
     assert one.points == [{"theta": 0.5}] and not one.sweep
