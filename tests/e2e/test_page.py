@@ -43,7 +43,7 @@ def test_page_submits_bell_and_shows_a_histogram(stack: Stack) -> None:
             assert sum(counts) == 500
             expect(page.locator("#recent tr").first).to_contain_text("completed")
 
-            page.fill("#qc", "OPENQASM 3.0;\nqubit q;\nh q;\n")
+            page.fill("#qc", "OPENQASM 3.0;\nqubit q;\nfoo q;\n")
             page.click("#submit")
             expect(page.locator("#problem")).to_contain_text("line 3, column 1")
 
