@@ -23,26 +23,24 @@ class Workload:
     observables: list[dict[str, float]] | None
 
 
-def _invalid(field: str, message: str) -> LimitExceeded:
-    return LimitExceeded(field, message)
-
-
 def observables_of(raw: Sequence[str | dict[str, float]] | None) -> list[dict[str, float]]:
     """Each observable as Pauli strings to coefficients; 422 for a malformed one."""
     out: list[dict[str, float]] = []
     for index, item in enumerate(raw or []):
         terms = {item: 1.0} if isinstance(item, str) else dict(item)
         if not terms:
-            raise _invalid("observables", f"observable {index} has no Pauli string")
+            raise LimitExceeded("observables", f"observable {index} has no Pauli string")
         lengths = {len(label) for label in terms}
         for label in terms:
             if not _PAULI.match(label):
-                raise _invalid(
+                raise LimitExceeded(
                     "observables",
                     f"observable {index}: '{label}' is not a Pauli string (I, X, Y and Z only)",
                 )
         if len(lengths) > 1:
-            raise _invalid("observables", f"observable {index}: its Pauli strings differ in length")
+            raise LimitExceeded(
+                "observables", f"observable {index}: its Pauli strings differ in length"
+            )
         out.append({label: float(c) for label, c in terms.items()})
     return out
 
@@ -62,10 +60,10 @@ def checked_workload(
     points = parameters if isinstance(parameters, list) else ([parameters] if parameters else [])
     inputs = set(program.inputs)
     if sweep and not points:
-        raise _invalid("parameters", "a sweep needs at least one point")
+        raise LimitExceeded("parameters", "a sweep needs at least one point")
     if inputs and not points:
         names = ", ".join(sorted(inputs))
-        raise _invalid("parameters", f"the program has inputs ({names}): give their values")
+        raise LimitExceeded("parameters", f"the program has inputs ({names}): give their values")
     if len(points) > max_points:
         raise LimitExceeded(
             "parameters", f"a sweep has at most {max_points} points (QC_TASK_MAX_POINTS)"
@@ -73,21 +71,21 @@ def checked_workload(
     for index, point in enumerate(points):
         where = f"point {index}: " if sweep else ""
         if unknown := set(point) - inputs:
-            raise _invalid("parameters", f"{where}no input named {', '.join(sorted(unknown))}")
+            raise LimitExceeded("parameters", f"{where}no input named {', '.join(sorted(unknown))}")
         if missing := inputs - set(point):
-            raise _invalid("parameters", f"{where}no value for {', '.join(sorted(missing))}")
+            raise LimitExceeded("parameters", f"{where}no value for {', '.join(sorted(missing))}")
     terms = observables_of(observables)
     for index, observable in enumerate(terms):
         width = len(next(iter(observable)))
         if width != program.qubits:
-            raise _invalid(
+            raise LimitExceeded(
                 "observables",
                 f"observable {index} is over {width} qubits; the circuit has {program.qubits}",
             )
     if shots == 0 and not terms:
-        raise _invalid("shots", "0 shots asks for exact expectation values: give observables")
+        raise LimitExceeded("shots", "0 shots asks for exact expectation values: give observables")
     if memory and (sweep or shots == 0):
-        raise _invalid("memory", "each shot's outcome is kept for one point with shots only")
+        raise LimitExceeded("memory", "each shot's outcome is kept for one point with shots only")
     # Bounded here when the size is known to grow with the request (each shot kept, or many
     # points); a single point's counts that turn out too large end the task failed instead,
     # so a wide circuit with few outcomes is not refused for its worst case.

@@ -66,10 +66,12 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     name = f"{socket.gethostname()}:{os.getpid()}"
     cancellations = Cancellations()
 
-    async def publish(topic: faust.TopicT, key: bytes | None, event: Event) -> None:
+    async def publish(
+        topic: faust.TopicT, key: bytes | None, event: Event, value: bytes | None = None
+    ) -> None:
         """Publish and wait for the broker's acknowledgement, retrying retryable errors until
         it comes (the submission's offset is committed only after its outcome is on the log);
-        a permanent error is raised."""
+        a permanent error is raised. ``value`` is the event already encoded, if it was."""
         topic_name = topic.get_topic_name()
         with telemetry.tracer().start_as_current_span(
             f"{topic_name} publish",
@@ -77,10 +79,10 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
             attributes=telemetry.messaging(topic_name, "send"),
         ):
             headers = event.headers(telemetry.trace_headers())
-            value = event.encode()
+            encoded = value if value is not None else event.encode()
 
             async def send() -> None:
-                await (await topic.send(key=key, value=value, headers=headers))
+                await (await topic.send(key=key, value=encoded, headers=headers))
 
             await retry.call(send, what=f"publish to {topic_name}", log=log)
 
@@ -88,9 +90,9 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         """The task's outcome on the log, whatever it is: one that does not fit in a record
         (or that the broker refuses as too large) becomes a ``limit_exceeded`` failure."""
         key = task.task_id.encode()
-        result = fitted(result, settings.qc_max_record_bytes)
+        result, value = fitted(result, settings.qc_max_record_bytes)
         try:
-            await publish(results, key, result)
+            await publish(results, key, result, value)
         except MessageSizeTooLargeError as exc:
             await publish(results, key, _failed(result, f"the broker refused the result: {exc}"))
         except Exception as exc:  # permanent: logged with the task, the partition moves on
@@ -176,17 +178,19 @@ def _failed(result: TaskResult, message: str) -> TaskResult:
     )
 
 
-def fitted(result: TaskResult, max_record_bytes: int) -> TaskResult:
-    """The result, or a ``limit_exceeded`` failure saying its size when it does not fit in a
-    record of ``max_record_bytes``."""
-    size = len(result.encode()) + RECORD_OVERHEAD
+def fitted(result: TaskResult, max_record_bytes: int) -> tuple[TaskResult, bytes]:
+    """The result and its encoding, or a ``limit_exceeded`` failure saying its size (and
+    that failure's encoding) when it does not fit in a record of ``max_record_bytes``."""
+    value = result.encode()
+    size = len(value) + RECORD_OVERHEAD
     if size <= max_record_bytes:
-        return result
-    return _failed(
+        return result, value
+    failed = _failed(
         result,
         f"the result takes {size} bytes; a record may take at most {max_record_bytes} "
         "(QC_MAX_RECORD_BYTES): ask for fewer shots, or no memory",
     )
+    return failed, failed.encode()
 
 
 def _dead_letter(message: faust.types.Message, reason: str) -> DeadLetter:

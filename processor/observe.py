@@ -1,5 +1,5 @@
-"""Metrics, spans and log lines of the processor and the materializer (README, "Observe"),
-kept out of their main loops."""
+"""Metrics, spans and log lines of the processor and the materializer, kept out of their main
+loops (docs/operations.md, "Observe")."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp, Gate
 from qiskit_aer import AerSimulator
 
-from processor.workloads import point_results
+from processor.workloads import point_results, succeeded
 from programs.errors import ProgramError, limit_exceeded
 from programs.front import read_program
 from programs.limits import Limits, check_shots
@@ -167,17 +167,11 @@ def run_program(
     runnable = prepare(circuit, backend, limits.max_operations)
     if parameters or observables:
         results = point_results(runnable, backend, shots, seed, parameters, observables, threads)
-        first = results[0].counts or {}
-        end = time.time_ns()
-        outcome = first, None, program.dialect, results
-        return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}
-    job = backend.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
-    result = job.result()
-    if not result.success:
-        message = result.results[0].status if result.results else str(result.status)
-        code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
-        raise ProgramError(message.strip(), code=code)
-    shots_memory = list(result.get_memory()) if memory else None
-    outcome = dict(result.get_counts()), shots_memory, program.dialect, None
+        outcome: Outcome = results[0].counts or {}, None, program.dialect, results
+    else:
+        job = backend.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
+        result = succeeded(job.result())
+        shots_memory = list(result.get_memory()) if memory else None
+        outcome = dict(result.get_counts()), shots_memory, program.dialect, None
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}

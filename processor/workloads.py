@@ -16,6 +16,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives import BackendEstimatorV2
 from qiskit.quantum_info import SparsePauliOp
+from qiskit.result import Result
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
@@ -32,6 +33,15 @@ def _values(circuit: QuantumCircuit, points: list[Point]) -> np.ndarray | None:
     return np.array([[point[p.name] for p in circuit.parameters] for point in points], dtype=float)
 
 
+def succeeded(result: Result) -> Result:
+    """Aer's result, or the program's failure (out of memory, a simulation error)."""
+    if not result.success:
+        message = result.results[0].status if result.results else str(result.status)
+        code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
+        raise ProgramError(message.strip(), code=code)
+    return result
+
+
 def sweep_counts(
     runnable: QuantumCircuit, backend: AerSimulator, shots: int, seed: int, points: list[Point]
 ) -> list[dict[str, int]]:
@@ -39,11 +49,8 @@ def sweep_counts(
     binds = None
     if runnable.parameters:
         binds = [{p: [point[p.name] for point in points] for p in runnable.parameters}]
-    result = backend.run(runnable, shots=shots, seed_simulator=seed, parameter_binds=binds).result()
-    if not result.success:
-        message = result.results[0].status if result.results else str(result.status)
-        code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
-        raise ProgramError(message.strip(), code=code)
+    job = backend.run(runnable, shots=shots, seed_simulator=seed, parameter_binds=binds)
+    result = succeeded(job.result())
     return [dict(result.get_counts(i)) for i in range(len(points))]
 
 

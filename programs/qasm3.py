@@ -87,13 +87,14 @@ def only_standard_includes(text: str) -> bool:
 def literal_qubits(text: str) -> int | None:
     """Qubits the program declares, when every register has a literal size (None otherwise,
     or when a declaration is written in a way this does not see)."""
+    sizes = _QUBITS.findall(text)
+    if text.count("qubit") != len(sizes):
+        return None
     total = 0
-    for size in _QUBITS.findall(text):
+    for size in sizes:
         if size and not size.strip().isdigit():
             return None
         total += int(size) if size else 1
-    if text.count("qubit") != len(_QUBITS.findall(text)):
-        return None
     return total
 
 

@@ -5,7 +5,8 @@ aiokafka's ``KafkaError.retriable`` and its time-outs; Redis's connection and ti
 Everything else is permanent (a record too large, a serialization error, an authorization
 failure, a bug): it is raised at once, for the caller to end the task or dead-letter the record,
 never retried. Waits grow exponentially with jitter (tenacity), so that many clients that lost
-the same broker do not come back in step; a caller that waits for an answer gets a bound.
+the same broker do not come back in step. A client waiting for an answer is never held by a
+retry: the API answers 503 once its own time limit passes (``API_SUBMIT_TIMEOUT_S``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_delay,
     stop_never,
     wait_exponential_jitter,
 )
@@ -40,40 +40,31 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError | ConnectionError | OSError)
 
 
-def _logger(log: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
+def _policy(
+    what: str,
+    log: logging.Logger,
+    *,
+    initial_s: float = 0.1,
+    max_wait_s: float = 5.0,
+    on_wait: Callable[[], None] | None = None,
+) -> AsyncRetrying:
+    """Retries of retryable errors, until one try succeeds or a permanent error comes: the
+    callers are loops that cannot progress without the broker or Redis. ``on_wait`` runs before
+    each pause (the materializer's liveness heartbeat)."""
+
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0
         log.warning(
             "%s failed (attempt %d), retrying in %.1f s: %r", what, state.attempt_number, wait, exc
         )
-
-    return before_sleep
-
-
-def policy(
-    what: str,
-    log: logging.Logger,
-    *,
-    within_s: float | None = None,
-    initial_s: float = 0.1,
-    max_wait_s: float = 5.0,
-    on_wait: Callable[[], None] | None = None,
-) -> AsyncRetrying:
-    """Retries of retryable errors: forever when ``within_s`` is None (a background loop that
-    cannot progress without the service), else until ``within_s`` seconds have passed, when
-    the last error is raised."""
-    say = _logger(log, what)
-
-    def before_sleep(state: RetryCallState) -> None:
-        say(state)
         if on_wait is not None:
             on_wait()
 
     return AsyncRetrying(
         retry=retry_if_exception(retryable),
         wait=wait_exponential_jitter(multiplier=initial_s, max=max_wait_s, jitter=initial_s),
-        stop=stop_never if within_s is None else stop_after_delay(within_s),
+        stop=stop_never,
         before_sleep=before_sleep,
         reraise=True,
     )
@@ -86,7 +77,7 @@ async def call(
     log: logging.Logger,
     **options: Any,
 ) -> T:
-    """``function(*args)`` under :func:`policy` (``options`` are its own). The first try is a
+    """``function(*args)`` under :func:`_policy` (``options`` are its own). The first try is a
     plain call, so the common case costs no more than the call itself; the policy is made and
     takes over at the first retryable error, and a permanent one is raised as it is."""
     try:
@@ -95,4 +86,4 @@ async def call(
         if not retryable(exc):
             raise
         log.warning("%s failed, retrying: %r", what, exc)
-    return await policy(what, log, **options)(function, *args)
+    return await _policy(what, log, **options)(function, *args)

@@ -16,11 +16,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from qiskit import qasm3
 from qiskit.circuit.random import random_circuit
+from redis import Redis
 
 from deploy.local import ManagedProcess, free_port
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
-from schemas.events import TaskSubmitted, utcnow
+from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 from tests.services import Services
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -144,20 +145,39 @@ class Stack:
             submitted_at=utcnow(),
             **fields,
         )
+        self.append(task)
+        self.wait_visible(task.task_id)
+        return task.task_id
+
+    def append(self, *events: TaskSubmitted | TaskCancelRequested) -> None:
+        """Append records straight to this stack's topics (submissions, cancellations), as
+        another tool, a replay or a late record of the API's producer would."""
 
         async def produce() -> None:
             producer = AIOKafkaProducer(bootstrap_servers=self.services.kafka_bootstrap)
             await producer.start()
             try:
-                await producer.send_and_wait(
-                    self.topics.submitted, task.encode(), key=task.task_id.encode()
-                )
+                for event in events:
+                    topic = (
+                        self.topics.submitted
+                        if isinstance(event, TaskSubmitted)
+                        else self.topics.cancellations
+                    )
+                    await producer.send_and_wait(topic, event.encode(), key=event.task_id.encode())
             finally:
                 await producer.stop()
 
         asyncio.run(produce())
-        self.wait_visible(task.task_id)
-        return task.task_id
+
+    def drop_view(self) -> int:
+        """Delete every key of this stack's view, as a flushed or replaced Redis would; returns
+        how many there were."""
+        redis = Redis(host=self.services.redis_host, port=self.services.redis_port)
+        try:
+            keys = list(redis.scan_iter(match=f"{self.prefix}*", count=1000))
+            return redis.delete(*keys) if keys else 0
+        finally:
+            redis.close()
 
     def wait_visible(self, task_id: str, timeout: float = 60) -> None:
         """Until the view has a task that reached the log without the API (a 404 until the

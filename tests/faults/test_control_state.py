@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 from tests.conftest import BELL
@@ -25,35 +24,6 @@ def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> 
     running.stop()
 
 
-def drop_view(stack: Stack) -> None:
-    from redis import Redis
-
-    redis = Redis(host=stack.services.redis_host, port=stack.services.redis_port)
-    try:
-        keys = list(redis.scan_iter(match=f"{stack.prefix}*", count=1000))
-        assert keys and redis.delete(*keys)
-    finally:
-        redis.close()
-
-
-def append(stack: Stack, *events: TaskSubmitted | TaskCancelRequested) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
-        await producer.start()
-        try:
-            for event in events:
-                topic = (
-                    stack.topics.submitted
-                    if isinstance(event, TaskSubmitted)
-                    else stack.topics.cancellations
-                )
-                await producer.send_and_wait(topic, event.encode(), key=event.task_id.encode())
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
-
-
 def test_cancelled_and_withdrawn_tasks_never_run_after_the_view_is_lost(stack: Stack) -> None:
     cancelled = stack.submit(BELL, shots=10)
     answer = stack.client.post(f"/tasks/{cancelled}/cancel")
@@ -64,7 +34,7 @@ def test_cancelled_and_withdrawn_tasks_never_run_after_the_view_is_lost(stack: S
         task_id=str(uuid.uuid4()), qasm=BELL, shots=10, seed=1, submitted_at=utcnow()
     )
     withdrawal = TaskCancelRequested(task_id=late.task_id, requested_at=utcnow(), withdrawn=True)
-    append(stack, late, withdrawal)
+    stack.append(late, withdrawal)
     stack.wait_visible(late.task_id)
     marks = {
         r.key.decode()
@@ -72,7 +42,7 @@ def test_cancelled_and_withdrawn_tasks_never_run_after_the_view_is_lost(stack: S
     }
     assert {cancelled, late.task_id} <= marks
 
-    drop_view(stack)
+    assert stack.drop_view()
     # The materializer notices the lost view and reads the log again, cancellations included.
     for task_id in (cancelled, late.task_id):
         stack.wait_visible(task_id)

@@ -29,10 +29,6 @@ def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> 
     running.stop()
 
 
-def inject(stack: Stack, qasm: str, shots: int = 10) -> str:
-    return stack.inject(qasm, shots)
-
-
 def test_runaway_circuit_is_killed_at_the_time_limit(stack: Stack) -> None:
     runaway = stack.submit(RUNAWAY, shots=1)
     after = stack.submit(BELL, shots=100)
@@ -54,15 +50,15 @@ def test_circuit_too_large_for_memory_fails_cleanly(stack: Stack) -> None:
 
 def test_records_past_the_api_are_checked_again(stack: Stack) -> None:
     too_wide = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[40] q;\nbit[40] c;\nc = measure q;\n'
-    limit = stack.wait_terminal(inject(stack, too_wide))
+    limit = stack.wait_terminal(stack.inject(too_wide))
     assert limit["error"]["code"] == "limit_exceeded"
     assert "40 qubits" in limit["message"]
 
-    too_many_shots = stack.wait_terminal(inject(stack, BELL, shots=10**9))
+    too_many_shots = stack.wait_terminal(stack.inject(BELL, shots=10**9))
     assert too_many_shots["error"]["code"] == "limit_exceeded"
 
     # Priced before anything expands it: the worker neither hangs nor runs out of memory.
-    bomb = stack.wait_terminal(inject(stack, gate_bomb(30)))
+    bomb = stack.wait_terminal(stack.inject(gate_bomb(30)))
     assert bomb["error"]["code"] == "limit_exceeded"
     assert "operations" in bomb["message"]
     assert stack.wait_terminal(stack.submit(BELL))["status"] == "completed"
@@ -71,7 +67,7 @@ def test_records_past_the_api_are_checked_again(stack: Stack) -> None:
 @pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../etc/hostname"])
 def test_include_of_a_server_file_fails_without_reading_it(stack: Stack, path: str) -> None:
     program = f'OPENQASM 3.0;\ninclude "{path}";\nqubit q;\nbit c;\nc = measure q;\n'
-    failed = stack.wait_terminal(inject(stack, program))
+    failed = stack.wait_terminal(stack.inject(program))
     assert failed["error"]["code"] == "invalid_program"
     assert "is not allowed" in failed["message"]
     assert "root:" not in failed["message"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaProducer
-from redis import Redis
 
 from tests.conftest import BELL
 from tests.stack import TERMINAL, Stack, read_topic, wait_for
@@ -21,20 +20,10 @@ def all_terminal(stack: Stack, task_ids: list[str]) -> dict[str, dict] | None:
     return found if all(doc["state"] in TERMINAL for doc in found.values()) else None
 
 
-def drop_view(stack: Stack) -> int:
-    """Delete every key of this stack's view, as a flushed or replaced Redis would."""
-    redis = Redis(host=stack.services.redis_host, port=stack.services.redis_port)
-    try:
-        keys = list(redis.scan_iter(match=f"{stack.prefix}*", count=1000))
-        return redis.delete(*keys) if keys else 0
-    finally:
-        redis.close()
-
-
 def test_view_rebuilds_itself_after_redis_lost_it(stack: Stack) -> None:
     task_ids = [stack.submit(BELL, shots=50, seed=i) for i in range(30)]
     before = wait_for(lambda: all_terminal(stack, task_ids), 120, "the first batch")
-    assert drop_view(stack) > 30
+    assert stack.drop_view() > 30
     assert stack.client.get(f"/tasks/{task_ids[0]}").status_code == 404
     # Nothing new is submitted: the idle materializer notices the loss by itself.
     after = wait_for(lambda: all_terminal_or_none(stack, task_ids), 120, "the rebuilt view")
@@ -53,7 +42,7 @@ def test_view_rebuilds_on_materializer_start(stack: Stack) -> None:
     task_ids = [stack.submit(BELL, shots=50, seed=100 + i) for i in range(20)]
     before = wait_for(lambda: all_terminal(stack, task_ids), 120, "the batch")
     stack.materializer.stop()
-    drop_view(stack)
+    stack.drop_view()
     stack.materializer.start()
     after = wait_for(lambda: all_terminal_or_none(stack, task_ids), 120, "the rebuilt view")
     assert after == before

@@ -26,7 +26,7 @@ from qcexec.log import reader, writer
 from qcexec.replay import parse_position, replay
 from schemas.events import TaskSubmitted, utcnow
 from tests.conftest import BELL
-from tests.faults.test_view_faults import all_terminal, all_terminal_or_none, drop_view
+from tests.faults.test_view_faults import all_terminal, all_terminal_or_none
 from tests.stack import Stack, read_topic, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ def test_rebuild_view_restores_every_task_from_an_empty_redis(stack: Stack) -> N
     before = wait_for(lambda: all_terminal(stack, task_ids), 120, "the tasks")
     stack.materializer.stop()
     try:
-        assert drop_view(stack) > len(task_ids)
+        assert stack.drop_view() > len(task_ids)
         assert stack.client.get(f"/tasks/{task_ids[0]}").status_code == 404
         output = cli(stack, "rebuild-view")
         assert "is active" in output
