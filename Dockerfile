@@ -3,7 +3,7 @@
 #   docker run IMAGE python -m processor                a processor (start more to share partitions)
 #   docker run IMAGE python -m processor.materializer   the materializer (the Redis view)
 #   docker run IMAGE python -m qcexec topics create     creates the topics, once
-# Every setting is an environment variable (see README.md, "Configuration").
+# Every setting is an environment variable (see docs/configuration.md).
 #
 # Both stages use the same base image: the virtual environment built in the first one points
 # at /usr/local/bin/python3.11, which the second one has at the same place.

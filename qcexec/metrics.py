@@ -3,7 +3,7 @@ materializer: ``/metrics`` and ``/healthz`` (liveness) on PROCESSOR_METRICS_PORT
 MATERIALIZER_METRICS_PORT.
 
 Each role has a registry of its own (with the process, platform and GC collectors), so that a
-scrape shows only that role's metrics. The metric names are listed in README.md, "Observe".
+scrape shows only that role's metrics. The metric names are listed in docs/operations.md, "Observe".
 """
 
 from __future__ import annotations

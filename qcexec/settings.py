@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     )
     materializer_group: str = "qcexec-materializer"
 
-    # Observability (README, "Observe"). Traces use the standard OTEL_* variables.
+    # Observability (docs/operations.md, "Observe"). Traces use the standard OTEL_* variables.
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto",
         description="json: one JSON object per line; text: for people; auto: text on a "
