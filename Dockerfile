@@ -1,7 +1,7 @@
 # One image for every role of qcexec; the command picks the role:
 #   docker run IMAGE                                    the API (python -m api) on 0.0.0.0:8000
 #   docker run IMAGE python -m processor                a processor (start more to share partitions)
-#   docker run IMAGE python -m processor.materializer   the materializer (the Redis view)
+#   docker run IMAGE python -m materializer             the materializer (the Redis view)
 #   docker run IMAGE python -m qcexec topics create     creates the topics, once
 # Every setting is an environment variable (see docs/configuration.md).
 #
@@ -32,6 +32,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY README.md ./
 COPY api ./api
 COPY processor ./processor
+COPY materializer ./materializer
 COPY qcexec ./qcexec
 COPY schemas ./schemas
 COPY programs ./programs

@@ -99,7 +99,7 @@ def app_commands(python: str = sys.executable) -> dict[str, list[str]]:
     return {
         "api": [python, "-m", "api"],
         "processor": [python, "-m", "processor"],
-        "materializer": [python, "-m", "processor.materializer"],
+        "materializer": [python, "-m", "materializer"],
     }
 
 

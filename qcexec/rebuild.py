@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
-from processor.materializer import BATCH_RECORDS, offsets_field, view_entries
 from qcexec.log import behind
+from qcexec.records import BATCH_RECORDS, offsets_field, view_entries
 from qcexec.view import TaskView
 from schemas.topics import Topics
 

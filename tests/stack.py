@@ -76,7 +76,7 @@ class Stack:
         }
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.api = self._process("api", "api")
-        self.materializer = self._process("materializer", "processor.materializer")
+        self.materializer = self._process("materializer", "materializer")
         self.processors: list[ManagedProcess] = []
         self.client = httpx.Client(base_url=self.url, timeout=30)
 

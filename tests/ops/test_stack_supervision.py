@@ -24,7 +24,7 @@ ROLES = {
     "redis": lambda cmd: "redis-server" in cmd,
     "api": lambda cmd: cmd.endswith("-m api"),
     "processor": lambda cmd: cmd.endswith("-m processor"),
-    "materializer": lambda cmd: cmd.endswith("-m processor.materializer"),
+    "materializer": lambda cmd: cmd.endswith("-m materializer"),
 }
 
 

@@ -1,9 +1,10 @@
-"""The materializer: keeps the Redis view from ``qc.submitted`` and ``qc.results``.
+"""The materializer's consumer loop: keeps the Redis view from ``qc.submitted``,
+``qc.results`` and ``qc.cancellations``.
 
 A consumer group of its own. Its position in the log is stored in Redis with the view itself
 (see :mod:`qcexec.view`): on start, and whenever it finds the view's offsets gone (a flushed
 or replaced Redis), it reads the log again from the beginning and so rebuilds the view.
-Run it with ``python -m processor.materializer``.
+Run it with ``python -m materializer``.
 """
 
 from __future__ import annotations
@@ -14,63 +15,24 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from pydantic import ValidationError
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from redis.asyncio import Redis
 
-from processor import observe
+from materializer import observe
 from qcexec import metrics, retry
 from qcexec.logsetup import setup_logging
+from qcexec.records import BATCH_RECORDS, offsets_field, view_entries
 from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import setup_tracing
-from qcexec.view import (
-    StalePosition,
-    TaskView,
-    ViewEntry,
-    mark_entry,
-    result_entry,
-    submitted_entry,
-)
-from schemas.events import TaskCancelRequested, TaskResult, TaskSubmitted
+from qcexec.view import StalePosition, TaskView, ViewEntry
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BATCH_RECORDS = 500
 #: The longest pause between two tries of Redis.
 REDIS_RETRY_MAX_S = 2.0
-
-Batch = dict[TopicPartition, list[ConsumerRecord]]
-
-
-def offsets_field(tp: TopicPartition) -> str:
-    """The view's name for a partition in its ``offsets`` hash."""
-    return f"{tp.topic}:{tp.partition}"
-
-
-def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[str, int]]:
-    """What a batch of records does to the view, and the offsets to record with it.
-    Undecodable records are skipped (the processor sends bad submissions to the dead-letter
-    topic); their offsets still advance."""
-    decoders: dict[str, Callable[[bytes], ViewEntry]] = {
-        topics.submitted: lambda raw: submitted_entry(TaskSubmitted.decode(raw)),
-        topics.results: lambda raw: result_entry(TaskResult.decode(raw)),
-        topics.cancellations: lambda raw: mark_entry(TaskCancelRequested.decode(raw)),
-    }
-    entries: list[ViewEntry] = []
-    offsets: dict[str, int] = {}
-    for tp, records in batch.items():
-        for record in records:
-            try:
-                entries.append(decoders[tp.topic](record.value))
-            except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
-                log.warning("skipping undecodable record on %s: %s", tp.topic, exc)
-        if records:
-            offsets[offsets_field(tp)] = records[-1].offset + 1
-    return entries, offsets
 
 
 async def retry_redis(call: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -194,7 +156,3 @@ def main() -> None:
     setup_tracing(settings, "materializer")
     freeze_startup_objects()
     asyncio.run(serve(settings))
-
-
-if __name__ == "__main__":
-    main()

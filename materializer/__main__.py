@@ -1,0 +1,4 @@
+from materializer.service import main
+
+if __name__ == "__main__":
+    main()
