@@ -2,7 +2,9 @@
 
 ``submit`` and ``status`` talk to the HTTP API (QCEXEC_URL, QCEXEC_API_KEY); ``topics create``,
 ``replay`` and ``rebuild-view`` talk to the log and Redis directly (KAFKA_BOOTSTRAP_SERVERS,
-REDIS_HOST, ...), as the operator's tools.
+REDIS_HOST, ...), as the operator's tools. The log, Redis and view modules are imported inside
+the commands that use them, so that ``qcexec --help`` and ``qcexec status`` start without
+loading aiokafka, Redis, Faust or Qiskit.
 """
 
 from __future__ import annotations
@@ -16,17 +18,11 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from qcexec.log import reader, writer
-from qcexec.rebuild import rebuild_view
-from qcexec.replay import parse_position, replay
 from qcexec.settings import Settings
-from qcexec.topics import create_topics
-from qcexec.view import TERMINAL_STATES, RebuildInProgress, TaskView
 
 app = typer.Typer(
     help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.",
@@ -103,6 +99,8 @@ def submit(
     timeout: Annotated[float, typer.Option(help="Longest wait in seconds.")] = 600,
 ) -> None:
     """Submit a program; prints its task id, and with --wait its outcome as a histogram."""
+    from qcexec.view import TERMINAL_STATES
+
     settings = Settings()
     body: dict[str, Any] = {"qc": file.read_text()}
     body |= {name: value for name, value in (("shots", shots), ("seed", seed)) if value is not None}
@@ -145,6 +143,8 @@ def topics_create(
     ] = None,
 ) -> None:
     """Create the topics with their settings; existing topics are left as they are."""
+    from qcexec.topics import create_topics
+
     settings = Settings()
     created = asyncio.run(
         create_topics(
@@ -170,6 +170,9 @@ def replay_command(
     ] = None,
 ) -> None:
     """Run again the circuits on qc.submitted in a range; their new results replace the old."""
+    from qcexec.log import reader, writer
+    from qcexec.replay import parse_position, replay
+
     try:
         first, end = parse_position(start), parse_position(stop) if stop else None
     except ValueError as exc:
@@ -204,6 +207,12 @@ def replay_command(
 @app.command("rebuild-view")
 def rebuild_view_command() -> None:
     """Rebuild the Redis view from the whole log beside the live one, then switch to it."""
+    from redis.asyncio import Redis
+
+    from qcexec.log import reader
+    from qcexec.rebuild import rebuild_view
+    from qcexec.view import RebuildInProgress, TaskView
+
     settings = Settings()
     topics = settings.topics
 
