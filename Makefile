@@ -1,6 +1,7 @@
 # Local development without Docker; see deploy/stack.py (make up) and deploy/local.py.
 PYTHON := .venv/bin/python
 RUFF := .venv/bin/ruff
+LINT_IMPORTS := .venv/bin/lint-imports
 # Touched after each sync: the venv is stale when pyproject.toml or uv.lock is newer.
 VENV_STAMP := .venv/.synced
 
@@ -25,11 +26,13 @@ test: lint
 test-alone: venv
 	$(PYTHON) -m tests.alone
 
-# ruff, then the offline checks of Dockerfile, docker-compose.yml and deploy/k8s (hadolint,
-# docker-compose config, kustomize rendering, kubernetes-validate): tests/ops/deploy_checks.py
+# ruff, the layers (import-linter, contracts in pyproject.toml), then the offline checks of
+# Dockerfile, docker-compose.yml and deploy/k8s (hadolint, docker-compose config, kustomize
+# rendering, kubernetes-validate): tests/ops/deploy_checks.py
 lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(LINT_IMPORTS)
 	$(PYTHON) -m tests.ops.deploy_checks
 
 fmt: venv

@@ -1,6 +1,8 @@
 """The layers hold where it matters most: the contract (``schemas``) and the settings load no
-Qiskit, Aer or Faust, so downstream consumers and every process's start-up stay light, and the
-program front end imports nothing above it (no service, not the shared runtime)."""
+Qiskit, Aer or Faust, so downstream consumers and every process's start-up stay light; the
+program front end imports nothing above it (no service, not the shared runtime); the CLI loads
+the heavy libraries only in the commands that need them; and import-linter's contracts
+(pyproject.toml) are kept."""
 
 from __future__ import annotations
 
@@ -14,6 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("qiskit", "qiskit_aer", "faust", "antlr4", "pyqasm")
 
 
+def _heavy_after(code: str) -> str:
+    """The heavy modules loaded once ``code`` has run in a fresh interpreter."""
+    check = f"{code}\nimport sys\nloaded = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+    check += "print('heavy:' + ','.join(loaded))\n"
+    run = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    (line,) = [line for line in run.stdout.splitlines() if line.startswith("heavy:")]
+    return line.removeprefix("heavy:")
+
+
 @pytest.mark.parametrize(
     "module",
     [
@@ -24,24 +37,46 @@ HEAVY = ("qiskit", "qiskit_aer", "faust", "antlr4", "pyqasm")
         "programs.errors",
         "programs.detect",
         "qcexec.settings",
+        "qcexec.view",
+        "qcexec.rebuild",
+        "qcexec.cli",
+        "materializer.service",
     ],
 )
 def test_light_modules_load_nothing_heavy(module: str) -> None:
-    check = (
-        f"import sys, {module}\n"
-        f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
+    heavy = _heavy_after(f"import {module}")
+    assert heavy == "", f"{module} loads {heavy}"
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["status", "some-task"]])
+def test_the_cli_loads_neither_faust_nor_qiskit(arguments: list[str]) -> None:
+    """``qcexec --help`` and ``qcexec status`` (here against an API that does not answer)."""
+    code = (
+        "import os\n"
+        "os.environ['QCEXEC_URL'] = 'http://127.0.0.1:9'\n"
+        "from qcexec.cli import app\n"
+        "try:\n"
+        f"    app({arguments!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert run.stdout.strip() == "", f"{module} loads {run.stdout.strip()}"
+    heavy = _heavy_after(code)
+    assert heavy == "", f"qcexec {' '.join(arguments)} loads {heavy}"
 
 
 def test_the_front_end_imports_no_service() -> None:
     for path in (ROOT / "programs").glob("*.py"):
         text = path.read_text()
-        for service in ("api", "processor", "qcexec"):
+        for service in ("api", "processor", "materializer", "qcexec"):
             assert f"from {service}" not in text and f"import {service}" not in text, (
                 f"{path.name} imports {service}"
             )
+
+
+def test_the_import_contracts_are_kept() -> None:
+    """The layers and forbidden imports of ``[tool.importlinter]`` in pyproject.toml."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    run = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
