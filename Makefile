@@ -5,7 +5,7 @@ LINT_IMPORTS := .venv/bin/lint-imports
 # Touched after each sync: the venv is stale when pyproject.toml or uv.lock is newer.
 VENV_STAMP := .venv/.synced
 
-.PHONY: venv up test test-alone lint fmt bench clean
+.PHONY: venv up test test-unit test-alone lint fmt bench clean
 
 venv: $(VENV_STAMP)
 
@@ -20,6 +20,11 @@ up: venv
 # Lint first (ruff and the deploy checks), then every test against a real broker and Redis.
 test: lint
 	$(PYTHON) -m pytest -q
+
+# The tests that need no broker or Redis (the front end, the view's documents, the layers):
+# under a minute. Tests that use the session's broker are marked "broker" (tests/conftest.py).
+test-unit: venv
+	$(PYTHON) -m pytest -q -m "not broker" tests/unit
 
 # Every test module on its own, in a pytest process of its own (tests/alone.py): no test leans
 # on what another module left behind.

@@ -1,5 +1,6 @@
 """The service's own processes (API, processors, materializer) around the session's broker
-and Redis, each stack on topics, groups and Redis keys of its own."""
+and Redis, each stack on topics, groups and Redis keys of its own. Tests get one through the
+``stack`` and ``make_stack`` fixtures (conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,31 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from qiskit import qasm3
-from qiskit.circuit.random import random_circuit
 from redis import Redis
 
 from deploy.local import ManagedProcess, free_port
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
+from tests.helpers import TERMINAL, medium_program, read_topic, wait_for
 from tests.services import Services
 
-TERMINAL = {"completed", "failed", "cancelled"}
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
+# The helpers test modules used to import from here, still importable from here.
+__all__ = ["TERMINAL", "MakeStack", "Stack", "medium_program", "read_topic", "wait_for"]
 
 
 async def _group_members(bootstrap: str, group: str) -> int:
@@ -206,35 +195,6 @@ class Stack:
             process.stop(timeout=20)
 
 
-async def _read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = consumer.assignment() or set()
-        while not partitions:
-            await asyncio.sleep(0.1)
-            partitions = consumer.assignment()
-        end = await consumer.end_offsets(list(partitions))
-        records: list[ConsumerRecord] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in partitions])
-
-        while await behind():
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
-
-
-def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
-    """Every record now on a topic, from the beginning."""
-    return asyncio.run(_read_topic(bootstrap, topic))
-
-
-def medium_program(seed: int, qubits: int = 12, depth: int = 8) -> str:
-    """A random circuit that takes the simulator a noticeable while (tens of milliseconds)."""
-    return qasm3.dumps(random_circuit(qubits, depth, measure=True, seed=seed))
+#: The ``make_stack`` fixture (conftest.py): ``make_stack(processors=1, services=None, **env)``
+#: starts a stack, stopped at the end of the module.
+MakeStack = Callable[..., Stack]

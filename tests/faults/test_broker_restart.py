@@ -5,30 +5,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from schemas.events import TaskCancelRequested
-from tests.conftest import BELL
+from tests.helpers import BELL, TERMINAL, read_topic, wait_for
 from tests.services import Services
-from tests.stack import TERMINAL, Stack, read_topic, wait_for
+from tests.stack import MakeStack, Stack
 
 SUBMIT_TIMEOUT_S = 2.0
 
 
 @pytest.fixture(scope="module")
-def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(real_services: Services, make_stack: MakeStack) -> Stack:
     if real_services.broker is None:
         pytest.skip("needs a broker this test session started itself")
-    running = Stack(
-        real_services,
-        tmp_path_factory.mktemp("stack"),
-        API_SUBMIT_TIMEOUT_S=str(SUBMIT_TIMEOUT_S),
-    ).start()
-    yield running
-    running.stop()
+    return make_stack(API_SUBMIT_TIMEOUT_S=str(SUBMIT_TIMEOUT_S))
 
 
 def test_broker_restart_loses_no_accepted_task(stack: Stack, real_services: Services) -> None:

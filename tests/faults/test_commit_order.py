@@ -7,15 +7,13 @@ finish first, several commit intervals, then SIGKILL: every accepted task ends t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.conftest import BELL
+from tests.helpers import BELL, TERMINAL, read_topic, wait_for
 from tests.hostile import RUNAWAY as SLOW
-from tests.services import Services
-from tests.stack import TERMINAL, Stack, read_topic, wait_for
+from tests.stack import MakeStack, Stack
 
 #: The slow tasks never finish by themselves: each ends at the time limit, a known moment.
 SLOW_MS = 12_000
@@ -23,16 +21,12 @@ ROUNDS = 2
 
 
 @pytest.fixture(scope="module")
-def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(
-        real_services,
-        tmp_path_factory.mktemp("stack"),
+def stack(make_stack: MakeStack) -> Stack:
+    return make_stack(
         QC_TASK_TIME_LIMIT_MS=str(SLOW_MS),
         PROCESSOR_WORKERS="2",
         PROCESSOR_CONCURRENCY="6",  # many tasks in hand: out-of-order acknowledgements
-    ).start()
-    yield running
-    running.stop()
+    )
 
 
 def states(stack: Stack, task_ids: list[str]) -> dict[str, str]:

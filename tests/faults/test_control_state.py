@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
-from tests.conftest import BELL
-from tests.services import Services
-from tests.stack import Stack, read_topic, wait_for
+from tests.helpers import BELL, read_topic, wait_for
+from tests.stack import MakeStack, Stack
 
 
 @pytest.fixture(scope="module")
-def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(make_stack: MakeStack) -> Stack:
     """No processor at first: the tasks stay queued until the test adds one."""
-    running = Stack(real_services, tmp_path_factory.mktemp("stack")).start(processors=0)
-    yield running
-    running.stop()
+    return make_stack(processors=0)
 
 
 def test_cancelled_and_withdrawn_tasks_never_run_after_the_view_is_lost(stack: Stack) -> None:

@@ -4,29 +4,22 @@ the processor keeps serving other tasks throughout."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.conftest import BELL
+from tests.helpers import BELL
 from tests.hostile import RUNAWAY, gate_bomb
-from tests.services import Services
-from tests.stack import Stack
+from tests.stack import MakeStack, Stack
 
 TIME_LIMIT_MS = 2000
 
 
 @pytest.fixture(scope="module")
-def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(
-        real_services,
-        tmp_path_factory.mktemp("stack"),
+def stack(make_stack: MakeStack) -> Stack:
+    return make_stack(
         QC_TASK_TIME_LIMIT_MS=str(TIME_LIMIT_MS),
         QC_TASK_MAX_MEMORY_MB="8",
         PROCESSOR_WORKERS="1",  # the runaway holds the only worker until it is killed
-    ).start()
-    yield running
-    running.stop()
+    )
 
 
 def test_runaway_circuit_is_killed_at_the_time_limit(stack: Stack) -> None:

@@ -6,28 +6,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psutil
 import pytest
 
-from tests.conftest import BELL
+from tests.helpers import BELL, wait_for
 from tests.hostile import big_program, gate_bomb, loop_bomb
-from tests.services import Services
-from tests.stack import Stack, wait_for
+from tests.stack import MakeStack, Stack
 
 
 @pytest.fixture(scope="module")
-def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(make_stack: MakeStack) -> Stack:
     """Reading time is not what these tests are about: a generous limit, so that a loaded
     machine does not refuse the large programs."""
-    running = Stack(
-        real_services, tmp_path_factory.mktemp("stack"), QC_PARSE_TIME_LIMIT_MS="120000"
-    ).start()
-    yield running
-    running.stop()
+    return make_stack(QC_PARSE_TIME_LIMIT_MS="120000")
 
 
 #: What the API process itself (not its reader processes) may hold while it is flooded with

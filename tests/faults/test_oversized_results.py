@@ -5,7 +5,7 @@ one of the processor's slots (DESIGN.md §5.7)."""
 
 from __future__ import annotations
 
-from tests.conftest import BELL
+from tests.helpers import BELL
 from tests.stack import Stack
 
 WIDE = 20

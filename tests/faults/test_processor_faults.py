@@ -5,7 +5,8 @@ from __future__ import annotations
 import collections
 import signal
 
-from tests.stack import TERMINAL, Stack, medium_program, read_topic, wait_for
+from tests.helpers import TERMINAL, medium_program, read_topic, wait_for
+from tests.stack import Stack
 
 
 def submit_many(stack: Stack, count: int, salt: int) -> list[str]:

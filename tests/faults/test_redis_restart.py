@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from deploy.local import RedisServer
-from tests.conftest import BELL
-from tests.faults.test_view_faults import all_terminal, all_terminal_or_none
+from tests.helpers import BELL, all_terminal, all_terminal_or_none, wait_for
 from tests.services import Services
-from tests.stack import Stack, wait_for
+from tests.stack import MakeStack
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    redis = RedisServer(tmp_path / "redis")
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    redis = RedisServer(tmp_path_factory.mktemp("redis"))
     redis.start()
     redis.wait_ready(timeout=30)
     yield redis
@@ -28,26 +26,22 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def test_redis_restarted_empty_loses_no_task(
-    real_services: Services, own_redis: RedisServer, tmp_path: Path
+    real_services: Services, own_redis: RedisServer, make_stack: MakeStack
 ) -> None:
-    services = Services(real_services.kafka_bootstrap, own_redis.url)
-    stack = Stack(services, tmp_path / "stack").start()
-    try:
-        first = [stack.submit(BELL, shots=32, seed=i) for i in range(20)]
-        before = wait_for(lambda: all_terminal(stack, first), 120, "the first tasks")
+    stack = make_stack(services=Services(real_services.kafka_bootstrap, own_redis.url))
+    first = [stack.submit(BELL, shots=32, seed=i) for i in range(20)]
+    before = wait_for(lambda: all_terminal(stack, first), 120, "the first tasks")
 
-        own_redis.stop()
-        shutil.rmtree(own_redis.data_dir)  # its append-only file too: it comes back empty
-        during = [stack.submit(BELL, shots=32, seed=100 + i) for i in range(10)]
-        answer = stack.client.get(f"/tasks/{first[0]}")
-        assert answer.status_code == 503 and answer.headers["Retry-After"], answer.text
-        own_redis.start()
-        own_redis.wait_ready(timeout=30)
+    own_redis.stop()
+    shutil.rmtree(own_redis.data_dir)  # its append-only file too: it comes back empty
+    during = [stack.submit(BELL, shots=32, seed=100 + i) for i in range(10)]
+    answer = stack.client.get(f"/tasks/{first[0]}")
+    assert answer.status_code == 503 and answer.headers["Retry-After"], answer.text
+    own_redis.start()
+    own_redis.wait_ready(timeout=30)
 
-        everything = first + during
-        after = wait_for(lambda: all_terminal_or_none(stack, everything), 180, "the view back")
-        assert {task_id: after[task_id] for task_id in first} == before
-        assert all(after[task_id]["status"] == "completed" for task_id in during)
-        print(f"\nredis restarted empty: {len(everything)} accepted, 0 lost")
-    finally:
-        stack.stop()
+    everything = first + during
+    after = wait_for(lambda: all_terminal_or_none(stack, everything), 180, "the view back")
+    assert {task_id: after[task_id] for task_id in first} == before
+    assert all(after[task_id]["status"] == "completed" for task_id in during)
+    print(f"\nredis restarted empty: {len(everything)} accepted, 0 lost")

@@ -7,17 +7,14 @@ import asyncio
 
 from aiokafka import AIOKafkaProducer
 
-from tests.conftest import BELL
-from tests.stack import TERMINAL, Stack, read_topic, wait_for
-
-
-def states(stack: Stack, task_ids: list[str]) -> dict[str, dict]:
-    return {task_id: stack.status(task_id) for task_id in task_ids}
-
-
-def all_terminal(stack: Stack, task_ids: list[str]) -> dict[str, dict] | None:
-    found = states(stack, task_ids)
-    return found if all(doc["state"] in TERMINAL for doc in found.values()) else None
+from tests.helpers import (
+    BELL,
+    all_terminal,
+    all_terminal_or_none,
+    read_topic,
+    wait_for,
+)
+from tests.stack import Stack
 
 
 def test_view_rebuilds_itself_after_redis_lost_it(stack: Stack) -> None:
@@ -29,13 +26,6 @@ def test_view_rebuilds_itself_after_redis_lost_it(stack: Stack) -> None:
     after = wait_for(lambda: all_terminal_or_none(stack, task_ids), 120, "the rebuilt view")
     assert after == before
     print(f"\nview rebuilt after loss: {len(task_ids)} tasks, 0 missing")
-
-
-def all_terminal_or_none(stack: Stack, task_ids: list[str]) -> dict[str, dict] | None:
-    responses = [stack.client.get(f"/tasks/{task_id}") for task_id in task_ids]
-    if any(r.status_code != 200 for r in responses):
-        return None
-    return all_terminal(stack, task_ids)
 
 
 def test_view_rebuilds_on_materializer_start(stack: Stack) -> None:

@@ -15,24 +15,8 @@ from api.app import create_app
 from deploy.local import free_port
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
-from tests.conftest import BELL
+from tests.helpers import BELL, settings_for
 from tests.services import Services
-
-
-def settings_for(services: Services, **overrides: object) -> Settings:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    base = dict(
-        kafka_bootstrap_servers=services.kafka_bootstrap,
-        redis_host=services.redis_host,
-        redis_port=services.redis_port,
-        redis_prefix=prefix,
-        qc_topic_prefix=prefix,
-        qc_task_max_qubits=4,
-        qc_task_max_shots=1000,
-        qc_task_default_shots=100,
-        api_max_request_bytes=2048,
-    )
-    return Settings(**(base | overrides))
 
 
 @pytest.fixture(scope="module")

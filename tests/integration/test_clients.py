@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -14,17 +13,14 @@ from redis.asyncio import Redis
 
 from qcexec.view import TaskView
 from schemas.events import TaskSubmitted, utcnow
-from tests.conftest import BELL
-from tests.faults.test_guardrails import RUNAWAY
-from tests.services import Services
-from tests.stack import Stack, read_topic, wait_for
+from tests.helpers import BELL, read_topic, wait_for
+from tests.hostile import RUNAWAY
+from tests.stack import MakeStack, Stack
 
 
 @pytest.fixture(scope="module")
-def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(real_services, tmp_path_factory.mktemp("stack")).start(processors=0)
-    yield running
-    running.stop()
+def stack(make_stack: MakeStack) -> Stack:
+    return make_stack(processors=0)
 
 
 def results_for(stack: Stack, task_id: str) -> list[bytes]:

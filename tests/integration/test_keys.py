@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from qcexec.topics import create_topics
-from tests.conftest import BELL
-from tests.integration.test_api import settings_for
+from tests.helpers import BELL, settings_for
 from tests.services import Services
 
 ALICE = {"Authorization": "Bearer alice-key"}

@@ -25,9 +25,8 @@ from qcexec.cli import app
 from qcexec.log import reader, writer
 from qcexec.replay import parse_position, replay
 from schemas.events import TaskSubmitted, utcnow
-from tests.conftest import BELL
-from tests.faults.test_view_faults import all_terminal, all_terminal_or_none
-from tests.stack import Stack, read_topic, wait_for
+from tests.helpers import BELL, all_terminal, all_terminal_or_none, read_topic, wait_for
+from tests.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
 

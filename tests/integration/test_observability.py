@@ -6,7 +6,6 @@ and the materializer serve /metrics and /healthz on ports of their own."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local import free_port
-from tests.services import Services
-from tests.stack import Stack, read_topic, wait_for
+from tests.helpers import read_topic, wait_for
+from tests.stack import MakeStack, Stack
 
 API, PROCESSOR, MATERIALIZER = "qcexec-api", "qcexec-processor", "qcexec-materializer"
 
@@ -49,29 +48,23 @@ class Observed:
 
 
 @pytest.fixture(scope="module")
-def observed(
-    real_services: Services, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Observed]:
-    work = tmp_path_factory.mktemp("observed")
-    spans_file = work / "spans.jsonl"
+def observed(make_stack: MakeStack, tmp_path_factory: pytest.TempPathFactory) -> Observed:
+    spans_file = tmp_path_factory.mktemp("observed") / "spans.jsonl"
     processor_port, materializer_port = free_port(), free_port()
-    stack = Stack(
-        real_services,
-        work,
+    stack = make_stack(
         PROCESSOR_METRICS_PORT=str(processor_port),
         MATERIALIZER_METRICS_PORT=str(materializer_port),
         TRACES_FILE=str(spans_file),
         LOG_FORMAT="json",
         OTEL_TRACES_EXPORTER="none",
         OTEL_SDK_DISABLED="false",
-    ).start()
-    yield Observed(
+    )
+    return Observed(
         stack,
         spans_file,
         f"http://127.0.0.1:{processor_port}",
         f"http://127.0.0.1:{materializer_port}",
     )
-    stack.stop()
 
 
 # --- traces -------------------------------------------------------------------------------

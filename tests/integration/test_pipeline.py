@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.stack import Stack, read_topic
+from tests.helpers import read_topic
+from tests.stack import Stack
 
 GHZ = """OPENQASM 3.0;
 include "stdgates.inc";

@@ -10,7 +10,7 @@ from qiskit import QuantumCircuit, qasm3
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from tests.conftest import BELL
+from tests.helpers import BELL
 from tests.stack import Stack
 
 THETA = Parameter("theta")

@@ -15,8 +15,7 @@ import httpx
 import psutil
 
 from deploy.local import free_port
-from tests.conftest import BELL
-from tests.stack import wait_for
+from tests.helpers import BELL, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = {

@@ -13,12 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.services import Services
 
 REPO = Path(__file__).resolve().parents[2]
 PHASES = ("light", "burst", "batch", "closed")
 
 
+@pytest.mark.timeout(420)  # beyond the bench's own bound of 300 s, which reports first
 def test_bench_smoke(real_services: Services, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -20,7 +20,7 @@ from processor.simulate import prepare
 from programs import front
 from programs import qasm3 as qasm
 from programs.exported import exported_gates, rust_form
-from tests.conftest import BELL
+from tests.helpers import BELL
 
 STD = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
 #: Programs in several styles; the fast parser takes some, refuses others.

@@ -14,7 +14,7 @@ from programs.front import Checked
 from programs.limits import Limits
 from programs.workers import ProgramReader, limit_memory
 from schemas.events import Dialect
-from tests.conftest import BELL
+from tests.helpers import BELL
 from tests.hostile import big_program, gate_bomb
 
 LIMITS = Limits(max_qubits=28, max_shots=100_000, max_operations=100_000, max_program_bytes=2**17)
