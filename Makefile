@@ -1,4 +1,4 @@
-# Local development without Docker; see deploy/stack.py (make up) and deploy/local.py.
+# Local development without Docker; see deploy/stack.py (make up) and deploy/processes.py.
 PYTHON := .venv/bin/python
 RUFF := .venv/bin/ruff
 LINT_IMPORTS := .venv/bin/lint-imports

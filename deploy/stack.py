@@ -32,14 +32,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from deploy.local import (
-    LOCALHOST,
-    KafkaBroker,
-    ManagedProcess,
-    RedisServer,
-    ensure_kafka_jars,
-    ensure_redis_server,
-)
+from deploy.broker import KafkaBroker, ensure_kafka_jars
+from deploy.processes import LOCALHOST, ManagedProcess
+from deploy.redis_server import RedisServer, ensure_redis_server
 
 TOPICS_ATTEMPTS = 5
 #: A child that ran this long before exiting restarts at once again (its delay is reset).

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from deploy.local import KafkaBroker, RedisServer
+from deploy.broker import KafkaBroker
+from deploy.redis_server import RedisServer
 
 
 @dataclass

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from redis import Redis
 
-from deploy.local import ManagedProcess, free_port
+from deploy.processes import ManagedProcess, free_port
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow

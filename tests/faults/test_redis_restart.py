@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploy.local import RedisServer
+from deploy.redis_server import RedisServer
 from tests.helpers import BELL, all_terminal, all_terminal_or_none, wait_for
 from tests.services import Services
 from tests.stack import MakeStack

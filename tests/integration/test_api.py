@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
 from api.app import create_app
-from deploy.local import free_port
+from deploy.processes import free_port
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
 from tests.helpers import BELL, settings_for

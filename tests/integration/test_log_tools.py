@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from redis import Redis
 from typer.testing import CliRunner
 
-from deploy.local import ManagedProcess
+from deploy.processes import ManagedProcess
 from qcexec.cli import app
 from qcexec.log import reader, writer
 from qcexec.replay import parse_position, replay

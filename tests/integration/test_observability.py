@@ -15,7 +15,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local import free_port
+from deploy.processes import free_port
 from tests.helpers import read_topic, wait_for
 from tests.stack import MakeStack, Stack
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from deploy.local import free_port
+from deploy.processes import free_port
 from tests.helpers import BELL, wait_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -266,7 +266,7 @@ def _load(url: str, workload: Workload, monitor: Monitor, options: dict):
 def _profile_stack(found, work: Path, workloads: list[Workload], options: dict) -> dict:
     """The API, processor and materializer under pyinstrument, each workload in a closed loop;
     then the processor's per-task function in this process."""
-    from deploy.local import ManagedProcess
+    from deploy.processes import ManagedProcess
     from tests.stack import Stack
 
     out = options["out"] / "profile"

@@ -1,0 +1,71 @@
+"""A Redis server as a child process (redis-server, installed with apt where it can be), for
+`make up` and the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import redis
+
+from deploy.processes import LOCALHOST, ManagedProcess, free_port
+
+
+def ensure_redis_server() -> str:
+    """The path of `redis-server`, installed with apt when running as root on Debian."""
+    path = shutil.which("redis-server")
+    if path is None and os.geteuid() == 0 and Path("/etc/debian_version").exists():
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "redis-server"], check=True, env=env)
+        path = shutil.which("redis-server")
+    if path is None:
+        raise RuntimeError(
+            "redis-server not found: install it (Debian/Ubuntu: sudo apt-get install -y "
+            "redis-server; macOS: brew install redis)"
+        )
+    return path
+
+
+class RedisServer(ManagedProcess):
+    """A Redis server bound to `host`, with an append-only file in `data_dir` (so a restart
+    keeps the data) and no RDB snapshots."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        host: str = LOCALHOST,
+        executable: str | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.host = host
+        self.port = port or free_port(host)
+        super().__init__(
+            "redis",
+            [
+                executable or ensure_redis_server(),
+                "--port", str(self.port),
+                "--bind", host,
+                "--dir", str(self.data_dir),
+                "--save", "",
+                "--appendonly", "yes",
+                "--daemonize", "no",
+            ],
+            log_path=self.data_dir / "redis.log",
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}"
+
+    def _prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _probe(self) -> None:
+        # PING fails with a LOADING error while the append-only file is replayed.
+        with redis.Redis(self.host, self.port, socket_timeout=1, socket_connect_timeout=1) as r:
+            r.ping()
