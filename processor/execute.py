@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
 from programs.errors import ProgramError
-from qcexec.view import TaskView, running_entry
+from qcexec.view import Claim, TaskView, running_entry
 from schemas.events import TaskError, TaskResult, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 CRASH_ATTEMPTS = 2
 #: Why a task ends ``cancelled`` without running, by what the view said when it was claimed.
 NOT_RUN = {
-    "cancelled": "cancelled before it started",
-    "withdrawn": "not accepted: the API answered 503 before the log acknowledged it",
+    Claim.CANCELLED: "cancelled before it started",
+    Claim.WITHDRAWN: "not accepted: the API answered 503 before the log acknowledged it",
 }
 
 
@@ -52,7 +52,7 @@ class Cancellations:
         return True
 
 
-async def _claim(view: TaskView, task: TaskSubmitted, started_at: datetime, name: str) -> str:
+async def _claim(view: TaskView, task: TaskSubmitted, started_at: datetime, name: str) -> Claim:
     """Mark the task running in the view; ``run``, ``done``, or a key of :data:`NOT_RUN`.
     Without Redis the task runs anyway: the view is a convenience here, the log is what
     counts."""
@@ -60,7 +60,7 @@ async def _claim(view: TaskView, task: TaskSubmitted, started_at: datetime, name
         return await view.claim(running_entry(task, started_at, name))
     except (RedisError, OSError) as exc:
         log.warning("task %s: could not mark it running: %r", task.task_id, exc)
-        return "run"
+        return Claim.RUN
 
 
 async def execute(
@@ -74,7 +74,7 @@ async def execute(
     record). Never raises for anything the program did."""
     started_at, clock = utcnow(), time.perf_counter()
     claim = await _claim(view, task, started_at, processor)
-    if claim == "done":
+    if claim == Claim.DONE:
         log.info("task %s already has its outcome; not run again", task.task_id)
         return None
     outcome = None
@@ -121,7 +121,7 @@ async def execute(
         owner=task.owner,
         generation=task.generation,
         submitted_at=task.submitted_at,
-        started_at=started_at if claim == "run" else None,
+        started_at=started_at if claim == Claim.RUN else None,
         finished_at=utcnow(),
         duration_ms=(time.perf_counter() - clock) * 1000,
         processor=processor,
