@@ -6,6 +6,7 @@ the heavy libraries only in the commands that need them; and import-linter's con
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,15 @@ def test_the_import_contracts_are_kept() -> None:
         [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in modules of their own (tests/helpers.py, tests/stack.py, ...)."""
+    pattern = re.compile(r"^\s*(?:from|import)\s+tests\.([\w.]+)", flags=re.MULTILINE)
+    found = [
+        (path.relative_to(ROOT).as_posix(), module)
+        for path in (ROOT / "tests").rglob("*.py")
+        for module in pattern.findall(path.read_text())
+        if module.split(".")[-1].startswith("test_") or module.split(".")[-1] == "conftest"
+    ]
+    assert not found, f"test modules imported by others: {found}"
