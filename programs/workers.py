@@ -21,10 +21,14 @@ from pebble import ProcessExpired, ProcessPool
 
 from programs.errors import limit_exceeded
 from programs.limits import Limits
+from schemas.events import Method
 
 #: What makes a program's reading cost more than its size says: definitions, loops,
 #: subroutines, boxes (and the reference parser, for whatever the Rust parsers refuse).
 _COSTLY = re.compile(r"\b(?:gate|def|for|while|box|opaque|defcal|cal|extern)\b")
+#: Methods that run any gate (transpiled): checking a program for them needs no transpile, so
+#: a small one is read inline.
+RUN_ANYTHING = frozenset({None, *Method}) - {Method.STABILIZER, Method.EXTENDED_STABILIZER}
 
 
 def limit_memory(megabytes: int) -> None:
@@ -48,11 +52,11 @@ def _start_worker(memory_mb: int, nice: int) -> None:
     limit_memory(memory_mb)
 
 
-def _check(text: str, limits: Limits):
+def _check(text: str, limits: Limits, method: Method | None = None):
     from programs.front import check_program
 
     try:
-        return check_program(text, limits)
+        return check_program(text, limits, method=method)
     except MemoryError:
         raise limit_exceeded(
             "the program needs more memory to read than a reader may use"
@@ -95,14 +99,17 @@ class ProgramReader:
         """Whether the program is small and plain enough to read where it is."""
         return len(text) <= self.inline_bytes and _COSTLY.search(text) is None
 
-    async def check(self, text: str):
-        if self.cheap(text):
+    async def check(self, text: str, method: Method | None = None):
+        """The program read, priced and held to the limits of ``method`` (None: automatic),
+        which must be able to run it."""
+        limits = self.limits.for_method(method)
+        if self.cheap(text) and method in RUN_ANYTHING:
             from programs.front import check_program
 
-            checked = check_program(text, self.limits, fast_only=True)
+            checked = check_program(text, limits, fast_only=True)
             if checked is not None:
                 return checked
-        future = self._pool.schedule(_check, args=(text, self.limits), timeout=self.time_limit_s)
+        future = self._pool.schedule(_check, args=(text, limits, method), timeout=self.time_limit_s)
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
