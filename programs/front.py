@@ -84,6 +84,20 @@ def _reference(text: str, dialect: Dialect, limits: Limits) -> QuantumCircuit:
     return qasm3.reference_parse(text, limits)
 
 
+def check_distinct_qubits(circuit: QuantumCircuit) -> None:
+    """No gate is applied to the same qubit twice (an error in both languages, which one of the
+    Rust parsers lets through)."""
+    for instruction in circuit.data:
+        qubits = instruction.qubits
+        if len(qubits) > 1 and len(set(qubits)) != len(qubits) and instruction.name != "barrier":
+            indices = ", ".join(str(circuit.find_bit(q).index) for q in qubits)
+            raise ProgramError(
+                f"{instruction.name} is applied to the same qubit twice (qubits {indices})"
+            )
+        for block in getattr(instruction.operation, "blocks", ()):
+            check_distinct_qubits(block)
+
+
 def read_program(text: str, limits: Limits, fast_only: bool = False) -> Program | None:
     """The program's circuit, the language it was read as, and what it will run; raises
     :class:`ProgramError` (``invalid_program`` or ``limit_exceeded``) saying where and why.
@@ -99,6 +113,7 @@ def read_program(text: str, limits: Limits, fast_only: bool = False) -> Program 
     except ProgramError as exc:
         raise _named(exc, dialect) from None
     check_qubits(circuit.num_qubits, limits)
+    check_distinct_qubits(circuit)
     operations = cost.circuit_cost(circuit)
     check_operations(operations, limits)
     return Program(circuit, dialect, operations)
