@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from functools import cache
+from functools import cache, lru_cache
 
 from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
@@ -11,7 +11,7 @@ from qiskit_aer import AerSimulator
 from processor.backends import backend, for_device
 from processor.workloads import point_results, succeeded
 from programs.errors import ProgramError
-from programs.front import check_method, read_program
+from programs.front import Program, check_method, read_program
 from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
 from schemas.events import Dialect, Method, Noise, Output, PointResult
@@ -54,6 +54,28 @@ def prepare(
     return transpile(circuit, backend, optimization_level=0)
 
 
+#: Programs at most this long are kept read by each worker (the last few of them): a
+#: variational loop sends the same circuit with new parameters, again and again.
+CACHED_PROGRAM_BYTES = 16 * 1024
+
+
+@lru_cache(maxsize=16)
+def _read_cached(qasm: str, limits_json: str) -> Program:
+    program = read_program(qasm, Limits.model_validate_json(limits_json))
+    assert program is not None
+    return program
+
+
+def _read(qasm: str, limits: Limits) -> Program:
+    """The program read, from the worker's cache when it is small (its circuit is never
+    changed in place: every step after this one copies what it changes)."""
+    if len(qasm) > CACHED_PROGRAM_BYTES:
+        program = read_program(qasm, limits)
+        assert program is not None
+        return program
+    return _read_cached(qasm, limits.model_dump_json())
+
+
 #: Counts, each shot's outcome (when asked), the language the program was read as, and each
 #: point's outcome (a task with parameters or observables; None otherwise).
 Outcome = tuple[dict[str, int], list[str] | None, Dialect, list[PointResult] | None]
@@ -88,8 +110,7 @@ def run_program(
     if sampled:
         check_shots(shots, limits)
     limits = limits.for_method(method)
-    program = read_program(qasm, limits)
-    assert program is not None
+    program = _read(qasm, limits)
     circuit = program.circuit
     if sampled and not circuit.num_clbits and not (observables or exact):
         raise ProgramError("the circuit measures nothing, so it has no counts")

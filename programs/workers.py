@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import multiprocessing
 import os
 import re
 import resource
+from collections import OrderedDict
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
@@ -26,6 +28,8 @@ from schemas.events import Method
 #: What makes a program's reading cost more than its size says: definitions, loops,
 #: subroutines, boxes (and the reference parser, for whatever the Rust parsers refuse).
 _COSTLY = re.compile(r"\b(?:gate|def|for|while|box|opaque|defcal|cal|extern)\b")
+#: Programs whose reading the API keeps (by digest), the most recently used.
+KNOWN_PROGRAMS = 256
 #: Methods that run any gate (transpiled): checking a program for them needs no transpile, so
 #: a small one is read inline.
 RUN_ANYTHING = frozenset({None, *Method}) - {Method.STABILIZER, Method.EXTENDED_STABILIZER}
@@ -80,6 +84,7 @@ class ProgramReader:
         self.workers = workers
         self.time_limit_s = time_limit_s
         self.inline_bytes = inline_bytes
+        self._known: OrderedDict[tuple[bytes, Method | None], object] = OrderedDict()
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["programs.front", "programs.exported"])
         self._pool = ProcessPool(
@@ -101,7 +106,20 @@ class ProgramReader:
 
     async def check(self, text: str, method: Method | None = None):
         """The program read, priced and held to the limits of ``method`` (None: automatic),
-        which must be able to run it."""
+        which must be able to run it. A program read before is not read again: a variational
+        loop submits the same circuit with new parameters, again and again."""
+        key = (hashlib.blake2b(text.encode(), digest_size=16).digest(), method)
+        known = self._known.get(key)
+        if known is not None:
+            self._known.move_to_end(key)
+            return known
+        checked = await self._read(text, method)
+        self._known[key] = checked
+        if len(self._known) > KNOWN_PROGRAMS:
+            self._known.popitem(last=False)
+        return checked
+
+    async def _read(self, text: str, method: Method | None):
         limits = self.limits.for_method(method)
         if self.cheap(text) and method in RUN_ANYTHING:
             from programs.front import check_program
