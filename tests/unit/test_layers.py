@@ -17,42 +17,25 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("qiskit", "qiskit_aer", "faust", "antlr4", "pyqasm")
 
 
-def _heavy_after(code: str) -> str:
-    """The heavy modules loaded once ``code`` has run in a fresh interpreter."""
-    check = f"{code}\nimport sys\nloaded = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
-    check += "print('heavy:' + ','.join(loaded))\n"
-    run = subprocess.run(
-        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    (line,) = [line for line in run.stdout.splitlines() if line.startswith("heavy:")]
-    return line.removeprefix("heavy:")
+LIGHT_MODULES = [
+    "schemas.events",
+    "schemas.topics",
+    "schemas.asyncapi",
+    "programs.limits",
+    "programs.errors",
+    "programs.detect",
+    "qcexec.settings",
+    "qcexec.view",
+    "qcexec.rebuild",
+    "qcexec.cli",
+    "materializer.service",
+]
+CLI_ARGUMENTS = [["--help"], ["status", "some-task"]]
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "schemas.events",
-        "schemas.topics",
-        "schemas.asyncapi",
-        "programs.limits",
-        "programs.errors",
-        "programs.detect",
-        "qcexec.settings",
-        "qcexec.view",
-        "qcexec.rebuild",
-        "qcexec.cli",
-        "materializer.service",
-    ],
-)
-def test_light_modules_load_nothing_heavy(module: str) -> None:
-    heavy = _heavy_after(f"import {module}")
-    assert heavy == "", f"{module} loads {heavy}"
-
-
-@pytest.mark.parametrize("arguments", [["--help"], ["status", "some-task"]])
-def test_the_cli_loads_neither_faust_nor_qiskit(arguments: list[str]) -> None:
-    """``qcexec --help`` and ``qcexec status`` (here against an API that does not answer)."""
-    code = (
+def _cli(arguments: list[str]) -> str:
+    """``qcexec ARGUMENTS`` (``status`` against an API that does not answer)."""
+    return (
         "import os\n"
         "os.environ['QCEXEC_URL'] = 'http://127.0.0.1:9'\n"
         "from qcexec.cli import app\n"
@@ -61,7 +44,46 @@ def test_the_cli_loads_neither_faust_nor_qiskit(arguments: list[str]) -> None:
         "except SystemExit:\n"
         "    pass\n"
     )
-    heavy = _heavy_after(code)
+
+
+@pytest.fixture(scope="module")
+def heavy_after() -> dict[str, str]:
+    """For each piece of code (an import, a CLI command): the heavy modules loaded once it has
+    run, each in a fresh interpreter of its own; they all run side by side."""
+    codes = [f"import {module}" for module in LIGHT_MODULES]
+    codes += [_cli(arguments) for arguments in CLI_ARGUMENTS]
+    report = f"import sys\nloaded = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+    report += "print('heavy:' + ','.join(loaded))\n"
+    started = {
+        code: subprocess.Popen(
+            [sys.executable, "-c", f"{code}\n{report}"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for code in codes
+    }
+    found = {}
+    for code, process in started.items():
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        (line,) = [line for line in out.splitlines() if line.startswith("heavy:")]
+        found[code] = line.removeprefix("heavy:")
+    return found
+
+
+@pytest.mark.parametrize("module", LIGHT_MODULES)
+def test_light_modules_load_nothing_heavy(module: str, heavy_after: dict[str, str]) -> None:
+    heavy = heavy_after[f"import {module}"]
+    assert heavy == "", f"{module} loads {heavy}"
+
+
+@pytest.mark.parametrize("arguments", CLI_ARGUMENTS)
+def test_the_cli_loads_neither_faust_nor_qiskit(
+    arguments: list[str], heavy_after: dict[str, str]
+) -> None:
+    heavy = heavy_after[_cli(arguments)]
     assert heavy == "", f"qcexec {' '.join(arguments)} loads {heavy}"
 
 
