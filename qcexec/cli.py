@@ -2,9 +2,9 @@
 
 ``submit`` and ``status`` talk to the HTTP API (QCEXEC_URL, QCEXEC_API_KEY); ``topics create``,
 ``replay`` and ``rebuild-view`` talk to the log and Redis directly (KAFKA_BOOTSTRAP_SERVERS,
-REDIS_HOST, ...), as the operator's tools. The log, Redis and view modules are imported inside
-the commands that use them, so that ``qcexec --help`` and ``qcexec status`` start without
-loading aiokafka, Redis, Faust or Qiskit.
+REDIS_HOST, ...), as the operator's tools. The settings, the HTTP client, the log, Redis and
+the view are imported inside the commands that use them, so that ``qcexec --help`` loads
+little more than typer and the event models, and no command loads Faust or Qiskit.
 """
 
 from __future__ import annotations
@@ -14,16 +14,19 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from qcexec.settings import Settings
 from schemas.events import Method, Noise
+
+if TYPE_CHECKING:
+    import httpx
+
+    from qcexec.settings import Settings
 
 app = typer.Typer(
     help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.",
@@ -40,6 +43,8 @@ POLL_S = 10  # each long-poll of ``submit --wait``
 @contextlib.contextmanager
 def _api(settings: Settings) -> Iterator[httpx.Client]:
     """A client of the API; an API that does not answer ends the command with a message."""
+    import httpx
+
     headers = (
         {"Authorization": f"Bearer {settings.qcexec_api_key}"} if settings.qcexec_api_key else {}
     )
@@ -100,6 +105,7 @@ def submit(
     timeout: Annotated[float, typer.Option(help="Longest wait in seconds.")] = 600,
 ) -> None:
     """Submit a program; prints its task id, and with --wait its outcome as a histogram."""
+    from qcexec.settings import Settings
     from qcexec.view import TERMINAL_STATES
 
     settings = Settings()
@@ -129,6 +135,8 @@ def submit(
 @app.command()
 def status(task_id: str, json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show a task as the API answers it."""
+    from qcexec.settings import Settings
+
     with _api(Settings()) as api:
         task = _answer(api.get(f"/tasks/{task_id}"))
     if json:
@@ -144,6 +152,7 @@ def topics_create(
     ] = None,
 ) -> None:
     """Create the topics with their settings; existing topics are left as they are."""
+    from qcexec.settings import Settings
     from qcexec.topics import create_topics
 
     settings = Settings()
@@ -205,6 +214,7 @@ def replay_command(
     With --method, --noise or --shots, under that configuration (each record says so)."""
     from qcexec.log import reader, writer
     from qcexec.replay import Overrides, parse_position, replay
+    from qcexec.settings import Settings
 
     try:
         first, end = parse_position(start), parse_position(stop) if stop else None
@@ -246,6 +256,7 @@ def rebuild_view_command() -> None:
 
     from qcexec.log import reader
     from qcexec.rebuild import rebuild_view
+    from qcexec.settings import Settings
     from qcexec.view import RebuildInProgress, TaskView
 
     settings = Settings()
