@@ -173,8 +173,11 @@ def test_invalid_pubs_raise_value_error_like_aer(sampler: Sampler) -> None:
             aer_sampler(SHOTS).run(pubs).result()
         with pytest.raises(ValueError):
             sampler.run(pubs).result()
-    with pytest.raises(ValueError):
-        sampler.run([plain], shots=-1)
+    for shots in (-1, 0):
+        with pytest.raises(ValueError):
+            aer_sampler(SHOTS).run([plain], shots=shots).result()
+        with pytest.raises(ValueError):
+            sampler.run([plain], shots=shots)
 
 
 def test_one_task_per_pub_and_the_job_interface(stack: Stack, sampler: Sampler) -> None:

@@ -3,6 +3,7 @@ their state as Qiskit's ``JobStatus``, cancel, and the result once every task is
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -77,12 +78,15 @@ class QcexecJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         return asked
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
-        """Waits for every task; a task that failed or was cancelled raises TaskFailed."""
+        """Waits for every task (``timeout`` for all of them; WaitTimeout after it); a task
+        that failed or was cancelled raises TaskFailed."""
         if self._result is None:
             timeout = timeout if timeout is not None else self._timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
             results = []
             for task_id, build in zip(self.task_ids, self._builds, strict=True):
-                task = self._client.wait(task_id, timeout=timeout) if task_id else None
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                task = self._client.wait(task_id, timeout=left) if task_id else None
                 if task is not None and task.status != "completed":
                     raise TaskFailed(task)
                 results.append(build(task))

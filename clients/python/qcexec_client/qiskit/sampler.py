@@ -41,7 +41,8 @@ class Sampler(BaseSamplerV2):
         self.timeout = timeout
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> QcexecJob:
-        coerced = [SamplerPub.coerce(pub, shots or self.default_shots) for pub in pubs]
+        shots = self.default_shots if shots is None else shots
+        coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         for index, pub in enumerate(coerced):
             if pub.shots is None or pub.shots < 1:
                 raise ValueError(f"PUB {index}: shots must be at least 1, not {pub.shots}")
