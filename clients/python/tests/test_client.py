@@ -11,6 +11,7 @@ import pytest
 from qcexec_client import (
     AsyncClient,
     Client,
+    Conflict,
     InvalidProgram,
     NotFound,
     Refused,
@@ -79,9 +80,9 @@ def test_cancel_and_a_failed_task(url: str, bell: str) -> None:
     with Client(url) as client:
         task_id = client.submit(bell, shots=10)
         try:
-            client.cancel(task_id)
-        except Exception as exc:  # it may have finished already
-            assert getattr(exc, "status", None) == 409
+            assert client.cancel(task_id).state in ("queued", "running")
+        except Conflict:  # it finished first
+            pass
         done = client.wait(task_id, timeout=120)
         assert done.state in ("cancelled", "completed")
         if done.state == "cancelled":

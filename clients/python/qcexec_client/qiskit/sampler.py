@@ -61,7 +61,7 @@ class Sampler(BaseSamplerV2):
             for item in circuit.data
         ):
             # Nothing is measured: every register reads 0 at every shot, no task needed.
-            zeros = [["0" * circuit.num_clbits] * shots] * size
+            zeros = [np.zeros((shots, circuit.num_clbits), dtype=bool)] * size
             arrays = wire.bit_arrays(circuit, zeros, shape)
             return None, lambda _: SamplerPubResult(
                 DataBin(**arrays, shape=shape), {"shots": shots}
@@ -88,7 +88,7 @@ class Sampler(BaseSamplerV2):
         def build(task: Task | None) -> SamplerPubResult:
             assert task is not None
             rng = np.random.default_rng(task.seed)
-            per_point = wire.shots_of(task, rng)
+            per_point = wire.shots_of(task, circuit.num_clbits, rng)
             if not circuit.num_parameters:
                 (everything,) = per_point
                 per_point = [everything[i * shots : (i + 1) * shots] for i in range(size)]

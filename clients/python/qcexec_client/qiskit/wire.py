@@ -66,29 +66,27 @@ def _bool_rows(strings: list[str], width: int) -> np.ndarray:
     return rows[:, ::-1]
 
 
-def expanded(counts: dict[str, int], rng: np.random.Generator) -> list[str]:
-    """Counts as a list of shots in a random order (each shot's outcome when the service
-    kept counts only)."""
-    shots = [outcome for outcome, n in counts.items() for _ in range(n)]
-    return [shots[i] for i in rng.permutation(len(shots))]
+def _from_counts(counts: dict[str, int], width: int, rng: np.random.Generator) -> np.ndarray:
+    """Counts as shots in a random order (each shot's outcome, where the service kept counts
+    only): the same statistics."""
+    outcomes = list(counts)
+    shots = np.repeat(_bool_rows(outcomes, width), [counts[o] for o in outcomes], axis=0)
+    return shots[rng.permutation(len(shots))]
 
 
-def shots_of(task: Task, rng: np.random.Generator) -> list[list[str]]:
-    """Each point's shots, in order: the per-shot ``memory`` when the service kept it."""
+def shots_of(task: Task, width: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Each point's shots as booleans (shots, clbits), in order: the per-shot ``memory`` when
+    the service kept it."""
     if task.memory is not None:
-        return [task.memory]
-    return [expanded(point.counts or {}, rng) for point in task.points]
+        return [_bool_rows(task.memory, width)]
+    return [_from_counts(point.counts or {}, width, rng) for point in task.points]
 
 
 def bit_arrays(
-    circuit: QuantumCircuit, per_point: list[list[str]], shape: tuple[int, ...]
+    circuit: QuantumCircuit, per_point: list[np.ndarray], shape: tuple[int, ...]
 ) -> dict[str, BitArray]:
     """One BitArray per classical register, shaped like the PUB, from every point's shots."""
-    width = circuit.num_clbits
-    shots = len(per_point[0]) if per_point else 0
-    rows = np.stack([_bool_rows(point, width) for point in per_point]).reshape(
-        len(per_point), shots, width
-    )
+    rows = np.stack(per_point)  # (points, shots, clbits)
     arrays = {}
     for register in circuit.cregs:
         columns = [circuit.find_bit(bit).index for bit in register]
