@@ -1,21 +1,27 @@
 """Where Qiskit users are: ``clients/python`` installed with pip's semantics (uv) into a plain
 Python 3.12 environment of its own, with only the ``qiskit`` extra and pytest, runs the
 client's own tests and the examples against this stack; none of the server's packages, Faust or
-Aer is in that environment. And ``qcexec submit`` with parameters and observables."""
+Aer is in that environment. The stack has API keys and a rate limit: the client sends its key
+and rides out 429s after their Retry-After. And ``qcexec submit`` with sweeps and observables."""
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from qcexec_client import AsyncClient, Client, Unauthorized
 from typer.testing import CliRunner
 
 from qcexec.cli import app
+from tests.services import Services
 from tests.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +36,24 @@ ry(theta) q[0];
 cx q[0], q[1];
 c = measure q;
 """
+
+
+KEY, BURST_KEY = "client-key", "burst-key"
+
+
+@pytest.fixture(scope="module")
+def stack(real_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack that needs an API key, 20 requests a second per key (bursts of 20)."""
+    running = Stack(
+        real_services,
+        tmp_path_factory.mktemp("stack"),
+        API_KEYS=f"{KEY},{BURST_KEY}",
+        API_RATE_LIMIT_PER_S="20",
+        API_RATE_LIMIT_BURST="20",
+    )
+    running.client.headers["Authorization"] = f"Bearer {KEY}"
+    yield running.start()
+    running.stop()
 
 
 def python_312() -> str:
@@ -59,6 +83,7 @@ def plain_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run(python: Path, args: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "QCEXEC_URL": url}
+    env["QCEXEC_API_KEY"] = KEY
     return subprocess.run(
         [str(python), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=540
     )
@@ -91,7 +116,8 @@ def test_the_examples_run(plain_python: Path, stack: Stack, example: str) -> Non
 
 
 def _cli(stack: Stack, *args: str, exit_code: int = 0) -> str:
-    outcome = CliRunner().invoke(app, list(args), env={"QCEXEC_URL": stack.url})
+    env = {"QCEXEC_URL": stack.url, "QCEXEC_API_KEY": KEY}
+    outcome = CliRunner().invoke(app, list(args), env=env)
     assert outcome.exit_code == exit_code, outcome.output
     return outcome.output
 
@@ -137,3 +163,32 @@ def test_cli_submit_with_parameters_and_observables(stack: Stack, tmp_path: Path
     assert "422" in refused and "no input named phi" in refused
     bad = _cli(stack, "submit", str(program), "--param", "theta", exit_code=2)
     assert "expected name=number" in bad
+
+
+class _Counting(httpx.AsyncHTTPTransport):
+    """The real transport, noting each answer's status."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        self.statuses.append(response.status_code)
+        return response
+
+
+def test_the_key_is_sent_and_429s_are_ridden_out(stack: Stack) -> None:
+    for key in ("", "wrong-key"):
+        with Client(stack.url, api_key=key) as anonymous, pytest.raises(Unauthorized) as refused:
+            anonymous.list()
+        assert refused.value.status == 401 and "API key" in refused.value.reason
+
+    async def burst(transport: _Counting) -> list:
+        async with AsyncClient(stack.url, api_key=BURST_KEY, transport=transport) as client:
+            return await asyncio.gather(*(client.list(limit=1) for _ in range(60)))
+
+    transport = _Counting()
+    # 60 at once against bursts of 20: some are answered 429 and sent again after Retry-After.
+    assert len(asyncio.run(burst(transport))) == 60
+    assert 429 in transport.statuses and transport.statuses.count(200) == 60
