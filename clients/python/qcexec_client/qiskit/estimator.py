@@ -16,7 +16,7 @@ from qcexec_client.client import Client
 from qcexec_client.errors import Refused
 from qcexec_client.models import Task
 from qcexec_client.qiskit import wire
-from qcexec_client.qiskit.job import QcexecJob
+from qcexec_client.qiskit.job import QcexecJob, submit_all
 from qcexec_client.qiskit.limits import too_large
 
 _PAULI = re.compile(r"^[IXYZ]+$")
@@ -66,11 +66,7 @@ class Estimator(BaseEstimatorV2):
         if precision < 0:
             raise ValueError(f"precision must be at least 0, not {precision}")
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
-        task_ids, builds = [], []
-        for index, pub in enumerate(coerced):
-            task_id, build = self._submit(index, pub)
-            task_ids.append(task_id)
-            builds.append(build)
+        task_ids, builds = submit_all(self.client, coerced, self._submit)
         return QcexecJob(self.client, task_ids, builds, timeout=self.timeout)
 
     def _submit(self, index: int, pub: EstimatorPub):

@@ -12,11 +12,33 @@ from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
 
 from qcexec_client.client import Client
-from qcexec_client.errors import Conflict, TaskFailed
+from qcexec_client.errors import Conflict, QcexecError, TaskFailed
 from qcexec_client.models import Task
 
 #: Builds one PUB's result from its task's answer (None for a PUB that needed no task).
 Build = Callable[[Task | None], Any]
+
+
+def submit_all(
+    client: Client, pubs: Sequence[Any], submit: Callable[[int, Any], tuple[str | None, Build]]
+) -> tuple[list[str | None], list[Build]]:
+    """Each PUB's task, in order. When one is refused, those already submitted are cancelled
+    (as far as the service still can) before the refusal is raised."""
+    task_ids: list[str | None] = []
+    builds: list[Build] = []
+    try:
+        for index, pub in enumerate(pubs):
+            task_id, build = submit(index, pub)
+            task_ids.append(task_id)
+            builds.append(build)
+    except BaseException:
+        for task_id in filter(None, task_ids):
+            try:
+                client.cancel(task_id)
+            except QcexecError:
+                pass
+        raise
+    return task_ids, builds
 
 
 class QcexecJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):

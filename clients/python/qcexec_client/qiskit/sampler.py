@@ -14,7 +14,7 @@ from qcexec_client.client import Client
 from qcexec_client.errors import Refused
 from qcexec_client.models import Task
 from qcexec_client.qiskit import wire
-from qcexec_client.qiskit.job import QcexecJob
+from qcexec_client.qiskit.job import QcexecJob, submit_all
 from qcexec_client.qiskit.limits import too_large
 
 
@@ -46,11 +46,7 @@ class Sampler(BaseSamplerV2):
         for index, pub in enumerate(coerced):
             if pub.shots is None or pub.shots < 1:
                 raise ValueError(f"PUB {index}: shots must be at least 1, not {pub.shots}")
-        task_ids, builds = [], []
-        for index, pub in enumerate(coerced):
-            task_id, build = self._submit(index, pub)
-            task_ids.append(task_id)
-            builds.append(build)
+        task_ids, builds = submit_all(self.client, coerced, self._submit)
         return QcexecJob(self.client, task_ids, builds, timeout=self.timeout)
 
     def _submit(self, index: int, pub: SamplerPub):
