@@ -167,6 +167,7 @@ def test_invalid_pubs_raise_value_error_like_aer(sampler: Sampler) -> None:
         [(plain, None, -1)],
         [(plain, None, 0)],
         plain,
+        (with_parameters, [0, 1]),  # one PUB not in a list
     ]
     for pubs in invalid:
         with pytest.raises(ValueError):
