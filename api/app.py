@@ -11,13 +11,14 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from redis.asyncio import Redis
 
-from api import errors, health, metrics, page
+from api import devices, errors, health, metrics, page
 from api.auth import RateLimiter
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import router
 from api.submissions import SubmissionLog
 from api.tracing import ClientTrace
+from programs.devices import catalog
 from programs.exported import exported_gates
 from programs.workers import ProgramReader
 from qcexec.runtime import freeze_startup_objects
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             nice=config.qc_parse_worker_nice,
         )
         await asyncio.to_thread(reader.warm_up)
+        await asyncio.to_thread(catalog)  # the device snapshots' names, read once
         app.state.reader = reader
         redis = Redis.from_url(config.redis_url)
         submissions = SubmissionLog(
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(page.router)
+    app.include_router(devices.router)
     if tracing_on():
         # Server spans (a client's traceparent honoured) around all of it; not for the probes.
         FastAPIInstrumentor.instrument_app(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import Depolarizing, Method, Noise, Output
 
 BELL = """OPENQASM 3.0;
 include "stdgates.inc";
@@ -18,6 +20,28 @@ c[1] = measure q[1];
 """
 
 MAX_SEED = 2**32 - 1
+
+
+class DepolarizingRequest(Depolarizing):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoiseRequest(Noise):
+    """``{"depolarizing": {"one_qubit": p1, "two_qubit": p2}, "readout": p}`` (any of them), or
+    ``{"device": name}`` (``GET /devices`` lists the names)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"depolarizing": {"one_qubit": 0.001, "two_qubit": 0.01}, "readout": 0.02},
+                {"device": "fake_sherbrooke"},
+            ]
+        },
+    )
+
+    depolarizing: DepolarizingRequest | None = None
 
 
 class TaskRequest(BaseModel):
@@ -52,6 +76,23 @@ class TaskRequest(BaseModel):
         '(`{"ZZ": 1.0, "XX": -0.5}`). The answer has `expectation_values` and '
         '`standard_errors`, one per observable (exact, error 0, with `"shots": 0`).',
         examples=[["ZZ", {"XX": 0.5, "YY": -0.5}]],
+    )
+    outputs: list[Output] | None = Field(
+        default=None,
+        min_length=1,
+        description='What to answer for each point: `"counts"` (the default, sampled), '
+        '`"probabilities"` (exact, over the measured bits, keyed like counts) and '
+        '`"statevector"` (the state before the final measurements as [re, im] pairs).',
+        examples=[["counts", "probabilities"]],
+    )
+    method: Method | None = Field(
+        default=None,
+        description="Aer's simulation method; each has its own qubit limit. Automatic when "
+        "omitted.",
+        examples=["matrix_product_state"],
+    )
+    noise: NoiseRequest | None = Field(
+        default=None, description="The noise to simulate: a model's parts, or a device snapshot."
     )
 
 
@@ -122,6 +163,37 @@ class TaskStatus(BaseModel):
         "message.",
         examples=[{"code": "time_limit_exceeded", "message": "time limit exceeded (300000 ms)"}],
     )
+    dialect: Literal["openqasm2", "openqasm3", "braket"] | None = Field(
+        default=None, description="The language the program was read as."
+    )
+    method: Method | None = Field(default=None, description="The method asked, if any.")
+    noise: Noise | None = Field(default=None, description="The noise asked, if any.")
+    overrides: list[str] | None = Field(
+        default=None,
+        description="Set when a replay ran the task again with other settings: the fields it "
+        "replaced (method, noise, shots).",
+    )
+    parameters: dict[str, float] | None = Field(
+        default=None, description="One point's parameter values (a task of one point)."
+    )
+    expectation_values: list[float] | None = Field(
+        default=None, description="One point's expectation values, one per observable."
+    )
+    standard_errors: list[float] | None = Field(
+        default=None, description="Their standard errors (0 when exact)."
+    )
+    probabilities: dict[str, float] | None = Field(
+        default=None, description='Exact probabilities of the measured bits (`"probabilities"`).'
+    )
+    statevector: list[tuple[float, float]] | None = Field(
+        default=None, description='The state before the final measurements (`"statevector"`).'
+    )
+    results: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="A sweep's outcome, one object per point in the order of the request: "
+        "`parameters`, `counts`, `expectation_values`, `standard_errors`, `probabilities`, "
+        "`statevector` (those asked).",
+    )
 
 
 class TaskList(BaseModel):
@@ -156,6 +228,18 @@ class CancelAccepted(BaseModel):
     message: str = Field(
         description="What happens next.",
         examples=["Cancellation requested: the task will not run."],
+    )
+
+
+class DeviceInfo(BaseModel):
+    name: str = Field(description='The name to give as `{"noise": {"device": name}}`.')
+    qubits: int = Field(description="The device's qubits: a circuit may use at most this many.")
+
+
+class DeviceList(BaseModel):
+    devices: list[DeviceInfo] = Field(
+        description="Device snapshots (qiskit-ibm-runtime's fake provider) whose calibrated "
+        "noise, gates and coupling map a task may run under."
     )
 
 

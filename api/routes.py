@@ -55,16 +55,8 @@ async def _submission(
     if shots > limits.max_shots:
         raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
     check_size(body.qc, limits)
-    checked = await reader.check(body.qc)
-    workload = checked_workload(
-        body.parameters,
-        body.observables,
-        checked,
-        shots,
-        body.memory,
-        settings.qc_task_max_points,
-        settings.qc_max_record_bytes,
-    )
+    checked = await reader.check(body.qc, body.method)
+    workload = checked_workload(body, checked, shots, settings)
     return TaskSubmitted(
         task_id=str(uuid.uuid4()),
         qasm=body.qc,
@@ -72,6 +64,9 @@ async def _submission(
         parameters=workload.points,
         sweep=workload.sweep,
         observables=workload.observables,
+        outputs=workload.outputs,
+        method=workload.method,
+        noise=workload.noise,
         shots=shots,
         seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
         submitted_at=utcnow(),

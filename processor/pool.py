@@ -96,6 +96,9 @@ class SimulationPool:
                 "memory": task.memory,
                 "parameters": task.parameters,
                 "observables": task.observables,
+                "outputs": task.outputs,
+                "method": task.method,
+                "noise": task.noise,
             },
             timeout=self.time_limit_s,
         )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from functools import cache
+from functools import cache, lru_cache
 
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import ControlFlowOp, Gate
 from qiskit_aer import AerSimulator
 
+from processor.backends import backend, for_device
 from processor.workloads import point_results, succeeded
-from programs.errors import ProgramError, limit_exceeded
-from programs.front import read_program
+from programs.errors import ProgramError
+from programs.front import Program, check_method, read_program
+from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
-from schemas.events import Dialect, PointResult
+from schemas.events import Dialect, Method, Noise, Output, PointResult
 
 
 def _check_inputs(circuit: QuantumCircuit, parameters: list[dict[str, float]] | None) -> None:
@@ -26,87 +27,9 @@ def _check_inputs(circuit: QuantumCircuit, parameters: list[dict[str, float]] | 
             raise ProgramError(f"the parameters do not match the program's inputs ({names})")
 
 
-@cache
 def simulator(max_memory_mb: int, threads: int) -> AerSimulator:
-    return AerSimulator(max_memory_mb=max_memory_mb, max_parallel_threads=threads)
-
-
-def _is_custom(operation: object) -> bool:
-    """A gate the program defined itself (``gate name ... { ... }``) and the reference parser
-    built from its body.
-
-    Its name may match a gate the simulator runs natively (a program may define its own ``rzz``
-    or ``ecr``), so it is always replaced by its definition, never executed by name.
-    """
-    return type(operation) is Gate and operation.definition is not None
-
-
-def _replaced(operation: object, native: frozenset[str]) -> bool:
-    """Whether an operation is replaced by its definition: a program-defined gate, or a Qiskit
-    gate the simulator does not run (``cs``, ``rccx``, ...; the definition is exact, and far
-    cheaper to apply than a transpile)."""
-    if _is_custom(operation):
-        return True
-    return (
-        isinstance(operation, Gate)
-        and operation.name not in native
-        and operation.definition is not None
-    )
-
-
-class _Budget:
-    """Instructions the inliner may still write: it never builds a circuit over the limit,
-    whatever the front end priced (a second line of defence)."""
-
-    def __init__(self, operations: int | None) -> None:
-        self.left = operations
-
-    def spend(self, count: int) -> None:
-        if self.left is None:
-            return
-        self.left -= count
-        if self.left < 0:
-            raise limit_exceeded("the circuit expands to more operations than the limit")
-
-
-def inline_gates(
-    circuit: QuantumCircuit, native: frozenset[str], max_operations: int | None = None
-) -> QuantumCircuit:
-    """Replace every program-defined gate, and every gate the simulator does not run, by its
-    body, recursively and inside control flow too; at most ``max_operations`` written."""
-    return _inline(circuit, native, _Budget(max_operations))
-
-
-def _inline(circuit: QuantumCircuit, native: frozenset[str], budget: _Budget) -> QuantumCircuit:
-    if not any(
-        _replaced(i.operation, native) or isinstance(i.operation, ControlFlowOp)
-        for i in circuit.data
-    ):
-        budget.spend(len(circuit.data))
-        return circuit
-    out = circuit.copy_empty_like()
-    for instruction in circuit.data:
-        operation = instruction.operation
-        if _replaced(operation, native):
-            body = _inline(operation.definition, native, budget)
-            out.compose(body, qubits=instruction.qubits, inplace=True)
-        elif isinstance(operation, ControlFlowOp):
-            blocks = [_inline(block, native, budget) for block in operation.blocks]
-            out.append(operation.replace_blocks(blocks), instruction.qubits, instruction.clbits)
-        else:
-            budget.spend(1)
-            out.append(instruction)
-    return out
-
-
-def _operation_names(circuit: QuantumCircuit) -> set[str]:
-    names: set[str] = set()
-    for instruction in circuit.data:
-        names.add(instruction.operation.name)
-        if isinstance(instruction.operation, ControlFlowOp):
-            for block in instruction.operation.blocks:
-                names |= _operation_names(block)
-    return names
+    """The noiseless simulator of the automatic method."""
+    return backend(Method.AUTOMATIC, None, max_memory_mb, threads).simulator
 
 
 @cache
@@ -117,7 +40,7 @@ def _native(backend: AerSimulator) -> frozenset[str]:
 
 def runs_natively(circuit: QuantumCircuit, backend: AerSimulator) -> bool:
     """Whether the simulator runs every operation of the circuit as it is."""
-    return _operation_names(circuit) <= _native(backend)
+    return operation_names(circuit) <= _native(backend)
 
 
 def prepare(
@@ -129,6 +52,28 @@ def prepare(
     if runs_natively(circuit, backend):
         return circuit
     return transpile(circuit, backend, optimization_level=0)
+
+
+#: Programs at most this long are kept read by each worker (the last few of them): a
+#: variational loop sends the same circuit with new parameters, again and again.
+CACHED_PROGRAM_BYTES = 16 * 1024
+
+
+@lru_cache(maxsize=16)
+def _read_cached(qasm: str, limits_json: str) -> Program:
+    program = read_program(qasm, Limits.model_validate_json(limits_json))
+    assert program is not None
+    return program
+
+
+def _read(qasm: str, limits: Limits) -> Program:
+    """The program read, from the worker's cache when it is small (its circuit is never
+    changed in place: every step after this one copies what it changes)."""
+    if len(qasm) > CACHED_PROGRAM_BYTES:
+        program = read_program(qasm, limits)
+        assert program is not None
+        return program
+    return _read_cached(qasm, limits.model_dump_json())
 
 
 #: Counts, each shot's outcome (when asked), the language the program was read as, and each
@@ -148,28 +93,53 @@ def run_program(
     memory: bool = False,
     parameters: list[dict[str, float]] | None = None,
     observables: list[dict[str, float]] | None = None,
+    outputs: list[Output] | None = None,
+    method: Method | None = None,
+    noise: Noise | None = None,
 ) -> tuple[Outcome, Phases]:
     """Counts (and each shot's outcome when ``memory``) of one program, and when its phases
-    ran: ``parse`` (parse and check the program) and ``simulate`` (prepare and run it). Raises
+    ran: ``parse`` (parse and check the program) and ``simulate`` (prepare and run it). With
+    parameters, observables or outputs beyond counts, each point's outcome too. Raises
     :class:`ProgramError` for what the program itself got wrong; any other exception is the
     simulator's (or the machine's)."""
     parse_start = time.time_ns()
-    if shots or not observables:
+    method = Method(method or Method.AUTOMATIC)
+    asked = set(outputs or [Output.COUNTS])
+    exact = asked - {Output.COUNTS}
+    sampled = Output.COUNTS in asked and (outputs is not None or shots > 0 or not observables)
+    if sampled:
         check_shots(shots, limits)
-    program = read_program(qasm, limits)
-    assert program is not None
+    limits = limits.for_method(method)
+    program = _read(qasm, limits)
     circuit = program.circuit
-    if not circuit.num_clbits and not observables:
+    if sampled and not circuit.num_clbits and not (observables or exact):
         raise ProgramError("the circuit measures nothing, so it has no counts")
+    if Output.PROBABILITIES in exact and not circuit.num_clbits:
+        raise ProgramError("probabilities are of the measured bits: the circuit measures nothing")
+    check_method(circuit, method, limits.max_operations)
     _check_inputs(circuit, parameters)
     simulate_start = time.time_ns()
-    backend = simulator(max_memory_mb, threads)
-    runnable = prepare(circuit, backend, limits.max_operations)
-    if parameters or observables:
-        results = point_results(runnable, backend, shots, seed, parameters, observables, threads)
-        outcome: Outcome = results[0].counts or {}, None, program.dialect, results
+    noise_json = noise.model_dump_json() if noise is not None else None
+    chosen = backend(method, noise_json, max_memory_mb, threads)
+    if chosen.device:
+        inlined = inline_gates(circuit, _native(chosen.simulator), limits.max_operations)
+        runnable = for_device(inlined, chosen.simulator, seed)
     else:
-        job = backend.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
+        runnable = prepare(circuit, chosen.simulator, limits.max_operations)
+    if parameters or observables or exact:
+        results, shots_memory = point_results(
+            runnable,
+            chosen,
+            shots if sampled else 0,
+            seed,
+            parameters,
+            observables,
+            asked if sampled else exact,
+            memory,
+        )
+        outcome: Outcome = results[0].counts or {}, shots_memory, program.dialect, results
+    else:
+        job = chosen.simulator.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
         result = succeeded(job.result())
         shots_memory = list(result.get_memory()) if memory else None
         outcome = dict(result.get_counts()), shots_memory, program.dialect, None

@@ -17,11 +17,16 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BackendEstimatorV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.result import Result
+from qiskit.result.postprocess import format_counts_memory
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
+from processor.backends import Backend
 from programs.errors import ProgramError
-from schemas.events import PointResult
+from schemas.events import Output, PointResult
+
+#: Probabilities below this are rounding left-overs of zero, not outcomes.
+TINY = 1e-14
 
 Point = dict[str, float]
 
@@ -42,16 +47,95 @@ def succeeded(result: Result) -> Result:
     return result
 
 
+def _binds(circuit: QuantumCircuit, points: list[Point]) -> list[dict] | None:
+    """Aer's ``parameter_binds`` for every point at once (None without inputs)."""
+    if not circuit.parameters:
+        return None
+    return [{p: [point[p.name] for point in points] for p in circuit.parameters}]
+
+
 def sweep_counts(
-    runnable: QuantumCircuit, backend: AerSimulator, shots: int, seed: int, points: list[Point]
-) -> list[dict[str, int]]:
-    """Counts of every point, from one run with all the bindings."""
-    binds = None
-    if runnable.parameters:
-        binds = [{p: [point[p.name] for point in points] for p in runnable.parameters}]
-    job = backend.run(runnable, shots=shots, seed_simulator=seed, parameter_binds=binds)
+    runnable: QuantumCircuit,
+    backend: AerSimulator,
+    shots: int,
+    seed: int,
+    points: list[Point],
+    memory: bool = False,
+) -> list[tuple[dict[str, int], list[str] | None]]:
+    """Counts (and each shot's outcome, with ``memory``) of every point, from one run with all
+    the bindings."""
+    binds = _binds(runnable, points)
+    job = backend.run(
+        runnable,
+        shots=shots,
+        seed_simulator=seed,
+        memory=memory,
+        parameter_binds=binds,
+        # Aer binds each point as it runs instead of copying the circuit for each: the same
+        # counts, in less time and memory.
+        runtime_parameter_bind_enable=binds is not None,
+    )
     result = succeeded(job.result())
-    return [dict(result.get_counts(i)) for i in range(len(points))]
+    return [
+        (dict(result.get_counts(i)), list(result.get_memory(i)) if memory else None)
+        for i in range(len(points))
+    ]
+
+
+def _measured(circuit: QuantumCircuit) -> list[int | None]:
+    """For each classical bit, the qubit measured into it last (None: never measured)."""
+    bits: list[int | None] = [None] * circuit.num_clbits
+    for instruction in circuit.data:
+        if instruction.operation.name == "measure":
+            qubit = circuit.find_bit(instruction.qubits[0]).index
+            bits[circuit.find_bit(instruction.clbits[0]).index] = qubit
+    return bits
+
+
+def _keyed(probabilities: np.ndarray, qubits: list[int], bits: list[int | None], header: dict):
+    """Probabilities over ``qubits`` (index bit k is ``qubits[k]``) as outcomes of the
+    classical bits, keyed like Aer's counts (registers apart, Qiskit's bit order)."""
+    position = {qubit: k for k, qubit in enumerate(qubits)}
+    out: dict[str, float] = {}
+    for index in np.flatnonzero(probabilities > TINY):
+        value = 0
+        for clbit, qubit in enumerate(bits):
+            if qubit is not None and (int(index) >> position[qubit]) & 1:
+                value |= 1 << clbit
+        key = format_counts_memory(hex(value), header)
+        out[key] = out.get(key, 0.0) + float(probabilities[index])
+    return out
+
+
+def exact_outputs(
+    runnable: QuantumCircuit, backend: AerSimulator, outputs: set[Output], points: list[Point]
+) -> list[dict]:
+    """Each point's exact probabilities of the measured bits and its state before the final
+    measurements, from one run with all the bindings (Aer's save instructions)."""
+    bits = _measured(runnable)
+    header = {
+        "creg_sizes": [[register.name, register.size] for register in runnable.cregs],
+        "memory_slots": runnable.num_clbits,
+    }
+    circuit = runnable.remove_final_measurements(inplace=False)
+    qubits = sorted({qubit for qubit in bits if qubit is not None})
+    if Output.PROBABILITIES in outputs:
+        circuit.save_probabilities(qubits, label="probabilities")
+    if Output.STATEVECTOR in outputs:
+        circuit.save_statevector(label="statevector")
+    job = backend.run(circuit, shots=1, parameter_binds=_binds(circuit, points))
+    result = succeeded(job.result())
+    found = []
+    for i in range(len(points)):
+        data = result.data(i)
+        out: dict = {}
+        if Output.PROBABILITIES in outputs:
+            out["probabilities"] = _keyed(np.asarray(data["probabilities"]), qubits, bits, header)
+        if Output.STATEVECTOR in outputs:
+            amplitudes = np.asarray(data["statevector"])
+            out["statevector"] = [(float(a.real), float(a.imag)) for a in amplitudes]
+        found.append(out)
+    return found
 
 
 def _precision(shots: int) -> float:
@@ -64,11 +148,11 @@ def _precision(shots: int) -> float:
 
 def expectation_values(
     runnable: QuantumCircuit,
+    backend: Backend,
     observables: list[dict[str, float]],
     points: list[Point],
     shots: int,
     seed: int,
-    threads: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expectation values and standard errors, shaped (points, observables)."""
     circuit = runnable.remove_final_measurements(inplace=False)
@@ -76,24 +160,32 @@ def expectation_values(
         raise ProgramError("observables need a circuit whose measurements all come at the end")
     operators = np.empty((1, len(observables)), dtype=object)
     for index, terms in enumerate(observables):
-        operators[0, index] = SparsePauliOp.from_list(list(terms.items()))
+        operator = SparsePauliOp.from_list(list(terms.items()))
+        if backend.device and runnable.layout is not None:
+            operator = operator.apply_layout(runnable.layout)
+        operators[0, index] = operator
     values = _values(circuit, points)
     if values is not None:
         pub = (circuit, operators, values.reshape(len(points), 1, -1))
     else:
         pub = (circuit, operators.reshape(-1))
     if shots == 0:
+        options = backend.exact.options
+        backend_options = {
+            "method": options.method,
+            "max_parallel_threads": options.max_parallel_threads,
+            "max_memory_mb": options.max_memory_mb,
+        }
+        if backend.noise is not None:
+            backend_options["noise_model"] = backend.noise
         estimator = AerEstimator(
-            options={
-                "backend_options": {"max_parallel_threads": threads},
-                "run_options": {"seed_simulator": seed},
-            }
+            options={"backend_options": backend_options, "run_options": {"seed_simulator": seed}}
         )
         data = estimator.run([pub], precision=0).result()[0].data
     else:
-        backend = AerSimulator(max_parallel_threads=threads)
         options = {"default_precision": _precision(shots), "seed_simulator": seed}
-        data = BackendEstimatorV2(backend=backend, options=options).run([pub]).result()[0].data
+        data = BackendEstimatorV2(backend=backend.simulator, options=options).run([pub])
+        data = data.result()[0].data
     evs = np.asarray(data.evs, dtype=float).reshape(max(1, len(points)), len(observables))
     stds = np.asarray(data.stds, dtype=float).reshape(evs.shape)
     return evs, stds
@@ -101,28 +193,35 @@ def expectation_values(
 
 def point_results(
     runnable: QuantumCircuit,
-    backend: AerSimulator,
+    backend: Backend,
     shots: int,
     seed: int,
     points: list[Point] | None,
     observables: list[dict[str, float]] | None,
-    threads: int,
-) -> list[PointResult]:
-    """Every point's counts (when the circuit measures and there are shots) and expectation
-    values, in order."""
+    outputs: set[Output],
+    memory: bool = False,
+) -> tuple[list[PointResult], list[str] | None]:
+    """Every point's outcome, in order: counts (when asked, with shots), exact outputs, and the
+    observables' expectation values; and each shot's outcome of the first point with
+    ``memory``."""
     swept = points or [{}]
-    counts: list[dict[str, int] | None] = [None] * len(swept)
-    if shots and runnable.num_clbits:
-        counts = list(sweep_counts(runnable, backend, shots, seed, swept))
+    samples: list[tuple[dict[str, int] | None, list[str] | None]] = [(None, None)] * len(swept)
+    if Output.COUNTS in outputs and shots and runnable.num_clbits:
+        samples = list(sweep_counts(runnable, backend.simulator, shots, seed, swept, memory))
+    exact: list[dict] = [{}] * len(swept)
+    if outputs & {Output.PROBABILITIES, Output.STATEVECTOR}:
+        exact = exact_outputs(runnable, backend.exact, outputs, swept)
     evs = stds = None
     if observables:
-        evs, stds = expectation_values(runnable, observables, swept, shots, seed, threads)
-    return [
+        evs, stds = expectation_values(runnable, backend, observables, swept, shots, seed)
+    results = [
         PointResult(
             parameters=point or None,
-            counts=counts[i],
+            counts=samples[i][0],
             expectation_values=None if evs is None else [float(v) for v in evs[i]],
             standard_errors=None if stds is None else [float(v) for v in stds[i]],
+            **exact[i],
         )
         for i, point in enumerate(swept)
     ]
+    return results, samples[0][1]

@@ -13,6 +13,17 @@ class Limits(BaseModel):
     #: Operations once gate definitions are expanded and loops unrolled (programs.cost).
     max_operations: int
     max_program_bytes: int
+    #: Qubits each simulation method may take (``schemas.events.Method`` values); a method
+    #: not listed takes ``max_qubits``.
+    method_qubits: dict[str, int] = {}
+    #: The method ``max_qubits`` is for, when it is one method's limit (said in refusals).
+    method: str | None = None
+
+    def for_method(self, method: str | None) -> Limits:
+        """These limits with the qubit limit of ``method`` (None: automatic)."""
+        name = method or "automatic"
+        qubits = self.method_qubits.get(name, self.max_qubits)
+        return self.model_copy(update={"max_qubits": qubits, "method": name})
 
 
 def check_size(text: str, limits: Limits) -> None:
@@ -33,7 +44,10 @@ def check_shots(shots: int, limits: Limits) -> None:
 
 def check_qubits(qubits: int, limits: Limits) -> None:
     if qubits > limits.max_qubits:
-        raise limit_exceeded(f"the circuit uses {qubits} qubits; the limit is {limits.max_qubits}")
+        method = f" with method {limits.method}" if limits.method else ""
+        raise limit_exceeded(
+            f"the circuit uses {qubits} qubits; the limit{method} is {limits.max_qubits}"
+        )
 
 
 #: Costs saturate here (programs.cost): a bomb's count is "at least" this, not a huge integer.

@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import multiprocessing
 import os
 import re
 import resource
+from collections import OrderedDict
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
 from programs.errors import limit_exceeded
 from programs.limits import Limits
+from schemas.events import Method
 
 #: What makes a program's reading cost more than its size says: definitions, loops,
 #: subroutines, boxes (and the reference parser, for whatever the Rust parsers refuse).
 _COSTLY = re.compile(r"\b(?:gate|def|for|while|box|opaque|defcal|cal|extern)\b")
+#: Programs whose reading the API keeps (by digest), the most recently used.
+KNOWN_PROGRAMS = 256
+#: Methods that run any gate (transpiled): checking a program for them needs no transpile, so
+#: a small one is read inline.
+RUN_ANYTHING = frozenset({None, *Method}) - {Method.STABILIZER, Method.EXTENDED_STABILIZER}
 
 
 def limit_memory(megabytes: int) -> None:
@@ -48,11 +56,11 @@ def _start_worker(memory_mb: int, nice: int) -> None:
     limit_memory(memory_mb)
 
 
-def _check(text: str, limits: Limits):
+def _check(text: str, limits: Limits, method: Method | None = None):
     from programs.front import check_program
 
     try:
-        return check_program(text, limits)
+        return check_program(text, limits, method=method)
     except MemoryError:
         raise limit_exceeded(
             "the program needs more memory to read than a reader may use"
@@ -76,6 +84,7 @@ class ProgramReader:
         self.workers = workers
         self.time_limit_s = time_limit_s
         self.inline_bytes = inline_bytes
+        self._known: OrderedDict[tuple[bytes, Method | None], object] = OrderedDict()
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["programs.front", "programs.exported"])
         self._pool = ProcessPool(
@@ -95,14 +104,30 @@ class ProgramReader:
         """Whether the program is small and plain enough to read where it is."""
         return len(text) <= self.inline_bytes and _COSTLY.search(text) is None
 
-    async def check(self, text: str):
-        if self.cheap(text):
+    async def check(self, text: str, method: Method | None = None):
+        """The program read, priced and held to the limits of ``method`` (None: automatic),
+        which must be able to run it. A program read before is not read again: a variational
+        loop submits the same circuit with new parameters, again and again."""
+        key = (hashlib.blake2b(text.encode(), digest_size=16).digest(), method)
+        known = self._known.get(key)
+        if known is not None:
+            self._known.move_to_end(key)
+            return known
+        checked = await self._read(text, method)
+        self._known[key] = checked
+        if len(self._known) > KNOWN_PROGRAMS:
+            self._known.popitem(last=False)
+        return checked
+
+    async def _read(self, text: str, method: Method | None):
+        limits = self.limits.for_method(method)
+        if self.cheap(text) and method in RUN_ANYTHING:
             from programs.front import check_program
 
-            checked = check_program(text, self.limits, fast_only=True)
+            checked = check_program(text, limits, fast_only=True)
             if checked is not None:
                 return checked
-        future = self._pool.schedule(_check, args=(text, self.limits), timeout=self.time_limit_s)
+        future = self._pool.schedule(_check, args=(text, limits, method), timeout=self.time_limit_s)
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:

@@ -25,10 +25,11 @@ from rich.table import Table
 from qcexec.cli_tasks import observables_option, parameters_option, points_table
 from qcexec.log import reader, writer
 from qcexec.rebuild import rebuild_view
-from qcexec.replay import parse_position, replay
+from qcexec.replay import Overrides, parse_position, replay
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
 from qcexec.view import RebuildInProgress, TaskView
+from schemas.events import Method, Noise
 
 app = typer.Typer(
     help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.",
@@ -160,6 +161,23 @@ def topics_create(
         console.print(f"{spec.name}: {state}")
 
 
+def _noise(text: str) -> Noise:
+    """A noise model as JSON, or a device snapshot by name."""
+    from pydantic import ValidationError
+
+    from programs.devices import catalog
+
+    try:
+        noise = Noise.model_validate_json(text) if text.lstrip().startswith("{") else None
+    except ValidationError as exc:
+        raise typer.BadParameter(f"not a noise model: {exc.errors()[0]['msg']}") from None
+    if noise is None:
+        noise = Noise(device=text)
+    if noise.device is not None and noise.device not in catalog():
+        raise typer.BadParameter(f"no device snapshot named '{noise.device}' (see GET /devices)")
+    return noise
+
+
 @app.command("replay")
 def replay_command(
     start: Annotated[
@@ -168,12 +186,28 @@ def replay_command(
     stop: Annotated[
         str | None, typer.Option("--to", help="ISO 8601 time or offset, excluded; default: now.")
     ] = None,
+    method: Annotated[
+        Method | None, typer.Option(help="Run every task with this simulation method.")
+    ] = None,
+    noise: Annotated[
+        str | None,
+        typer.Option(
+            help="Run every task with this noise: a device snapshot's name (fake_sherbrooke) "
+            'or a model as JSON ({"depolarizing": {"one_qubit": 0.001, "two_qubit": 0.01}, '
+            '"readout": 0.02}).'
+        ),
+    ] = None,
+    shots: Annotated[
+        int | None, typer.Option(min=1, help="Run every task with these shots.")
+    ] = None,
 ) -> None:
-    """Run again the circuits on qc.submitted in a range; their new results replace the old."""
+    """Run again the circuits on qc.submitted in a range; their new results replace the old.
+    With --method, --noise or --shots, under that configuration (each record says so)."""
     try:
         first, end = parse_position(start), parse_position(stop) if stop else None
     except ValueError as exc:
         raise typer.BadParameter(f"{exc}: give an ISO 8601 time or an offset") from exc
+    overrides = Overrides(method=method, noise=_noise(noise) if noise else None, shots=shots)
     settings = Settings()
     topic = settings.topics.submitted
 
@@ -188,6 +222,7 @@ def replay_command(
                         first,
                         end,
                         progress=lambda n: shown.update(f"replaying: {n} republished"),
+                        overrides=overrides,
                     )
 
     done = asyncio.run(run())

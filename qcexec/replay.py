@@ -8,6 +8,10 @@ showing a task's previous outcome until the new one arrives, then shows the newe
 result is the one it keeps. A task appears once per replay even if its record is in the range
 twice, and the range ends where the topic ended when the replay started, so the replay never
 reads its own records.
+
+A replay may also run the circuits under another configuration: ``overrides`` (``method``,
+``noise``, ``shots``) replace those fields in every record it republishes, and the record's
+``overrides`` names them, so that its result (and GET) says what it was run with.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from qcexec.log import behind
-from schemas.events import TaskSubmitted
+from schemas.events import Method, Noise, TaskSubmitted
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,18 @@ def parse_position(text: str) -> Position:
         return int(text)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a replay runs differently: None keeps the submission's own."""
+
+    method: Method | None = None
+    noise: Noise | None = None
+    shots: int | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {name: value for name, value in vars(self).items() if value is not None}
 
 
 @dataclass
@@ -66,10 +83,15 @@ async def replay(
     start: Position,
     stop: Position | None = None,
     progress: Callable[[int], None] | None = None,
+    overrides: Overrides | None = None,
 ) -> Replayed:
-    """Publish again the records of ``topic`` in [start, stop) (stop: the end of the topic now).
-    ``consumer`` is assigned the topic's partitions (:func:`qcexec.log.reader`)."""
+    """Publish again the records of ``topic`` in [start, stop) (stop: the end of the topic now),
+    with ``overrides`` set in each. ``consumer`` is assigned the topic's partitions
+    (:func:`qcexec.log.reader`)."""
     done = Replayed(generation=time.time_ns() // 1_000_000)
+    changed = overrides.changes() if overrides is not None else {}
+    if changed:
+        changed["overrides"] = sorted(changed)
     partitions = sorted(consumer.assignment())
     ends = await consumer.end_offsets(partitions)
     starts = await _offsets(consumer, partitions, start, ends)
@@ -95,7 +117,7 @@ async def replay(
                     done.skipped += 1
                     continue
                 seen.add(task.task_id)
-                again = task.model_copy(update={"generation": done.generation})
+                again = task.model_copy(update={"generation": done.generation, **changed})
                 sent.append(
                     await producer.send(
                         topic, again.encode(), key=record.key, headers=again.headers()

@@ -61,7 +61,24 @@ class Settings(BaseSettings):
     # Tasks and guardrails.
     qc_task_default_shots: int = 1024
     qc_task_max_shots: int = 100_000
-    qc_task_max_qubits: int = 28
+    qc_task_max_qubits: int = Field(
+        default=28, description="Qubits with methods statevector and automatic."
+    )
+    qc_density_matrix_max_qubits: int = Field(
+        default=14, description="Qubits with method density_matrix (its memory grows as 4^n)."
+    )
+    qc_mps_max_qubits: int = Field(
+        default=100, description="Qubits with method matrix_product_state."
+    )
+    qc_stabilizer_max_qubits: int = Field(default=1000, description="Qubits with stabilizer.")
+    qc_extended_stabilizer_max_qubits: int = Field(
+        default=63, description="Qubits with method extended_stabilizer."
+    )
+    qc_statevector_output_max_qubits: int = Field(
+        default=12,
+        description="Most qubits of a circuit whose statevector is asked as an output (2^n "
+        "amplitudes per point, on the log).",
+    )
     qc_task_max_operations: int = 100_000
     qc_task_max_program_bytes: int = 128 * 1024
     qc_task_time_limit_ms: int = 300_000
@@ -162,6 +179,14 @@ class Settings(BaseSettings):
             max_shots=self.qc_task_max_shots,
             max_operations=self.qc_task_max_operations,
             max_program_bytes=self.qc_task_max_program_bytes,
+            method_qubits={
+                "automatic": self.qc_task_max_qubits,
+                "statevector": self.qc_task_max_qubits,
+                "density_matrix": self.qc_density_matrix_max_qubits,
+                "matrix_product_state": self.qc_mps_max_qubits,
+                "stabilizer": self.qc_stabilizer_max_qubits,
+                "extended_stabilizer": self.qc_extended_stabilizer_max_qubits,
+            },
         )
 
     @property

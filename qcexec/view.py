@@ -259,6 +259,12 @@ def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> di
         doc["generation"] = event.generation
     if event.dialect is not None:
         doc["dialect"] = event.dialect.value
+    if event.method is not None:
+        doc["method"] = event.method.value
+    if event.noise is not None:
+        doc["noise"] = event.noise.model_dump(exclude_none=True)
+    if event.overrides:
+        doc["overrides"] = event.overrides
     return doc
 
 

@@ -34,6 +34,65 @@ class Dialect(StrEnum):
     BRAKET = "braket"
 
 
+class Method(StrEnum):
+    """How Aer simulates a circuit (``AerSimulator(method=...)``); each has its own qubit limit."""
+
+    AUTOMATIC = "automatic"
+    STATEVECTOR = "statevector"
+    DENSITY_MATRIX = "density_matrix"
+    MATRIX_PRODUCT_STATE = "matrix_product_state"
+    STABILIZER = "stabilizer"
+    EXTENDED_STABILIZER = "extended_stabilizer"
+
+
+class Output(StrEnum):
+    """What a task answers for each point, beside expectation values."""
+
+    #: Sampled counts of the measured bits (the default).
+    COUNTS = "counts"
+    #: Exact probabilities of the measured bits' outcomes, keyed like counts.
+    PROBABILITIES = "probabilities"
+    #: The exact state before the final measurements, as ``[re, im]`` pairs.
+    STATEVECTOR = "statevector"
+
+
+class Depolarizing(BaseModel):
+    """Depolarizing errors after every gate, by the number of qubits it acts on."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    one_qubit: float = Field(default=0.0, ge=0, le=1, description="After each 1-qubit gate.")
+    two_qubit: float = Field(default=0.0, ge=0, le=1, description="After each 2-qubit gate.")
+
+
+class Noise(BaseModel):
+    """A noise model: given by its parts, or the calibrated noise of a device snapshot."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    depolarizing: Depolarizing | None = Field(
+        default=None, description="Depolarizing error after every gate."
+    )
+    readout: float | None = Field(
+        default=None, ge=0, le=1, description="Probability that a measured bit is read flipped."
+    )
+    device: str | None = Field(
+        default=None,
+        description="A device snapshot of qiskit-ibm-runtime's fake provider (``fake_sherbrooke``"
+        "): its noise, coupling map and gates (the circuit is transpiled for it).",
+        examples=["fake_sherbrooke"],
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        parts = self.depolarizing is not None or self.readout is not None
+        if self.device is not None and parts:
+            raise ValueError("give either a device or a model's parts, not both")
+        if self.device is None and not parts:
+            raise ValueError("give a device, or depolarizing and/or readout errors")
+        return self
+
+
 CONTENT_TYPE = b"application/json"
 #: The W3C trace context headers a record may carry (https://www.w3.org/TR/trace-context/).
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -95,6 +154,16 @@ class TaskSubmitted(Event):
         description="The language the API read the program as; None from writers that do not "
         "say (the processor detects it again either way).",
     )
+    outputs: list[Output] | None = Field(
+        default=None, description="What to answer for each point; None: counts only."
+    )
+    method: Method | None = Field(default=None, description="Aer's method; None: automatic.")
+    noise: Noise | None = Field(default=None, description="The noise to simulate; None: none.")
+    overrides: list[str] | None = Field(
+        default=None,
+        description="The fields a replay set anew (``method``, ``noise``, ``shots``) on this "
+        "record; None when it runs as submitted.",
+    )
     shots: int = Field(
         ge=0, description="Shots per point; 0 (with observables only): exact expectation values."
     )
@@ -134,6 +203,13 @@ class PointResult(BaseModel):
     counts: dict[str, int] | None = None
     expectation_values: list[float] | None = None
     standard_errors: list[float] | None = None
+    probabilities: dict[str, float] | None = Field(
+        default=None, description="Exact probabilities of the measured bits' outcomes (non-zero)."
+    )
+    statevector: list[tuple[float, float]] | None = Field(
+        default=None,
+        description="Amplitudes as [re, im] pairs, in Qiskit's order (qubit 0 the lowest bit).",
+    )
 
 
 class TaskResult(Event):
@@ -162,6 +238,11 @@ class TaskResult(Event):
     seed: int
     dialect: Dialect | None = Field(
         default=None, description="The language the program was read as (None: not read)."
+    )
+    method: Method | None = Field(default=None, description="The submission's method.")
+    noise: Noise | None = Field(default=None, description="The submission's noise.")
+    overrides: list[str] | None = Field(
+        default=None, description="The fields a replay set anew on the submission."
     )
     owner: str | None = None
     generation: int = Field(default=0, ge=0, description="The submission's generation.")

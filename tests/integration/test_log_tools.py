@@ -78,6 +78,43 @@ def test_replay_reprocesses_exactly_its_time_range(stack: Stack) -> None:
     print(f"\nreplay: {len(during)} of {len(before + during + after)} tasks in range, rerun")
 
 
+def test_replay_with_overrides_reruns_its_range_under_that_configuration(stack: Stack) -> None:
+    before = submit_all(stack, range(30, 33))
+    first = wait_for(lambda: all_terminal(stack, before), 120, "the tasks before the range")
+    start = utcnow().isoformat()
+    during = submit_all(stack, range(40, 43))
+    wait_for(lambda: all_terminal(stack, during), 120, "the tasks in the range")
+    stop = utcnow().isoformat()
+    noise = {"depolarizing": {"one_qubit": 0.0, "two_qubit": 0.0}, "readout": 0.25}
+    output = cli(
+        stack, "replay", "--from", start, "--to", stop,
+        "--noise", json.dumps(noise), "--method", "density_matrix", "--shots", "400",
+    )  # fmt: skip
+    generation = int(re.search(r"3 task\(s\) republished as generation (\d+)", output)[1])
+
+    def replayed() -> dict[str, dict] | None:
+        found = all_terminal(stack, during)
+        return found if all(d.get("generation") == generation for d in found.values()) else None
+
+    now = wait_for(replayed, 120, "the replayed results in the view")
+    for doc in now.values():
+        assert doc["status"] == "completed", doc
+        assert doc["overrides"] == ["method", "noise", "shots"]
+        assert doc["method"] == "density_matrix" and doc["noise"] == noise
+        assert doc["shots"] == 400 and sum(doc["result"].values()) == 400
+        # A noiseless Bell state never reads 01 or 10; a readout error of 1/4 reads them about
+        # 3/8 of the time.
+        assert 80 < doc["result"].get("01", 0) + doc["result"].get("10", 0) < 220, doc
+    assert all_terminal(stack, before) == first  # outside the range: untouched
+    records = [
+        TaskSubmitted.decode(r.value)
+        for r in read_topic(stack.services.kafka_bootstrap, stack.topics.submitted)
+    ]
+    overridden = {r.task_id for r in records if r.overrides}
+    assert overridden == set(during)
+    assert all(r.generation == generation for r in records if r.overrides)
+
+
 async def _replay_offsets(bootstrap: str, topic: str) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

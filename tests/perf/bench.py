@@ -33,7 +33,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tests.perf import baselines, hostile, loadgen, report
+from tests.perf import baselines, hostile, loadgen, report, sweep
 from tests.perf.monitor import BENCH, Monitor
 from tests.perf.workloads import (
     Workload,
@@ -198,6 +198,10 @@ def run_service(
                         others=10 if small else 100,
                     )
                 )
+            if options.get("sweep") is not None:
+                say("sweep: 100 points of a 10-qubit ansatz as one task")
+                rounds = 1 if options["smoke"] else 3
+                options["sweep"]["service"] = sweep.service(stack.url, rounds=rounds)
             if options["profile"]:
                 stack.stop()
                 profiles = _profile_stack(found, work, workloads, options)
@@ -396,6 +400,9 @@ def main(
     hostile_phase: Annotated[
         bool, typer.Option("--hostile/--no-hostile", help="Large programs and bombs too.")
     ] = True,
+    sweep_phase: Annotated[
+        bool, typer.Option("--sweep/--no-sweep", help="A 100-point parameter sweep too.")
+    ] = True,
     keep_work: Annotated[bool, typer.Option(help="Keep broker data and service logs.")] = False,
     smoke: Annotated[
         bool, typer.Option(help="A handful of tasks, a shallow random circuit: seconds.")
@@ -452,6 +459,9 @@ def main(
             say("hostile programs: the front end's own reading time, in this process")
             results["hostile"] = {"in_process_ms": hostile.in_process(1 if smoke else 3)}
             options["hostile"] = results["hostile"]  # the service's figures join them
+        if sweep_phase:
+            say("sweep: the naive loop and one Aer call with every binding, in this process")
+            options["sweep"] = {"in_process": sweep.in_process(1 if smoke else 3)}
         # Faust writes its data directory into the working directory: keep it in `work`.
         os.chdir(work)
         latencies, profiles = run_service(selected, results["workloads"], monitor, work, options)
@@ -471,6 +481,9 @@ def main(
         data["service_counts_equal_naive_seed0"] = (
             None if first is None or naive_counts is None else first == naive_counts
         )
+    found = options.get("sweep") or {}
+    if "service" in found:
+        results["sweep"] = sweep.summary(found["in_process"], found["service"])
     results["memory"] = monitor.peaks()
     results["targets"] = report.check_targets(results)
     results["meta"]["duration_s"] = round(time.perf_counter() - clock, 1)
@@ -480,6 +493,8 @@ def main(
     table = report.markdown(results)
     if "hostile" in results:
         table += "\n\n" + hostile.markdown(results["hostile"])
+    if "sweep" in results:
+        table += "\n\n" + sweep.markdown(results["sweep"])
     (out / "bench.md").write_text(table + "\n")
     report.print_tables(results, console)
     console.print()

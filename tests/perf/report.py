@@ -22,6 +22,12 @@ TARGETS = [
     ("bell", "batch ingest (202/s)", ("service", "batch", "ingest_per_s"), ">=", 2000.0),
 ]
 
+#: The sweep phase (tests/perf/sweep.py): one task of 100 points against the in-process loops.
+SWEEP_TARGETS = [
+    ("sweep speed / naive loop", "service_vs_naive", 5.0),
+    ("sweep speed / one Aer call", "service_vs_best", 0.8),
+]
+
 
 def _get(data: dict, path: tuple[str, ...]):
     for key in path:
@@ -63,6 +69,14 @@ def check_targets(results: dict) -> list[dict]:
             {"workload": workload, "what": what, "target": f"{op} {bound:g}", "value": value,
              "met": met}
         )  # fmt: skip
+    for what, key, bound in SWEEP_TARGETS:
+        value = results.get("sweep", {}).get(key)
+        if value is not None:
+            met = value >= bound
+            checks.append(
+                {"workload": "sweep", "what": what, "target": f">= {bound:g}", "value": value,
+                 "met": met}
+            )  # fmt: skip
     return checks
 
 

@@ -66,6 +66,14 @@ def test_bench_smoke(real_services: Services, tmp_path: Path) -> None:
     assert hostile["service"]["others_during_flood_ms"]["n"] > 0
     assert "127 KB" in (tmp_path / "bench.md").read_text()
 
+    # The sweep ran as one task and gave the counts of one Aer call with every binding.
+    assert results["sweep"]["points"] == 100 and results["sweep"]["counts_equal_best"] is True
+    assert {t["what"] for t in results["targets"] if t["workload"] == "sweep"} == {
+        "sweep speed / naive loop",
+        "sweep speed / one Aer call",
+    }
+    assert "one Aer call" in (tmp_path / "bench.md").read_text()
+
     labels = {process["label"] for process in results["memory"]["processes"]}
     assert {"api", "materializer", "processor0", "processor0/worker"} <= labels
     assert (tmp_path / "bench.png").stat().st_size > 0

@@ -18,6 +18,7 @@ OPERATIONS = {
     ("post", "/tasks/{task_id}/cancel"): "cancel_task",
     ("get", "/healthz"): "healthz",
     ("get", "/readyz"): "readyz",
+    ("get", "/devices"): "list_devices",
 }
 
 

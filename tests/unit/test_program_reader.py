@@ -13,7 +13,7 @@ from programs.errors import ProgramError
 from programs.front import Checked
 from programs.limits import Limits
 from programs.workers import ProgramReader, limit_memory
-from schemas.events import Dialect
+from schemas.events import Dialect, Method
 from tests.conftest import BELL
 from tests.hostile import big_program, gate_bomb
 
@@ -82,3 +82,16 @@ def test_the_address_space_limit_holds() -> None:
     process.start()
     process.join(60)
     assert queue.get(timeout=10) == "MemoryError"
+
+
+def test_a_program_read_before_is_not_read_again(reader: ProgramReader) -> None:
+    text = BELL.replace("h q[0];", "gate hh a { h a; }\nhh q[0];")
+    assert not reader.cheap(text)
+    first = check(reader, text)
+    assert check(reader, text) is first  # kept, not read by a worker again
+    other = asyncio.run(reader.check(text, Method.STABILIZER))  # another method: read for it
+    assert other == first and other is not first
+    with pytest.raises(ProgramError):
+        check(reader, BELL.replace("h q[0];", "nothing q[0];"))
+    with pytest.raises(ProgramError):  # a refusal is not kept: the program is read again
+        check(reader, BELL.replace("h q[0];", "nothing q[0];"))

@@ -74,3 +74,14 @@ def test_memory_lists_every_shot_in_order() -> None:
     (counts, memory, _, _), _ = run_program(BELL, 50, 3, LIMITS, 1024, memory=True)
     assert memory is not None and len(memory) == 50
     assert {bits: memory.count(bits) for bits in set(memory)} == counts
+
+
+def test_a_worker_reads_a_small_program_once() -> None:
+    from processor.simulate import _read_cached
+
+    text = BELL.replace("h q[0];", "h q[0];\nbarrier q;")
+    before = _read_cached.cache_info()
+    first = run_program(text, 50, 3, LIMITS, 1024)[0]
+    assert run_program(text, 50, 3, LIMITS, 1024)[0] == first
+    after = _read_cached.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)

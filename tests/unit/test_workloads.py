@@ -12,9 +12,11 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from api.errors import LimitExceeded
+from api.models import TaskRequest
 from api.workloads import checked_workload
 from processor.simulate import run_program
 from programs.front import GENEROUS, Checked
+from qcexec.settings import Settings
 from schemas.events import Dialect
 
 THETA = Parameter("theta")
@@ -80,10 +82,18 @@ def test_the_same_seed_gives_the_same_answer_at_every_point() -> None:
 
 
 PROGRAM = Checked(Dialect.OPENQASM3, qubits=2, operations=4, clbits=2, inputs=("theta",))
+WIDE = Checked(Dialect.OPENQASM3, qubits=20, operations=40, clbits=20, inputs=("theta",))
+TWELVE = Checked(Dialect.OPENQASM3, qubits=12, operations=40, clbits=12, inputs=("theta",))
+MID = Checked(Dialect.OPENQASM3, 2, 4, 2, ("theta",), measures_at_end=False)
+UNMEASURED = Checked(Dialect.OPENQASM3, qubits=2, operations=4, clbits=0, inputs=("theta",))
+NOISY = {"depolarizing": {"one_qubit": 0.01}}
+THETA_1 = {"parameters": {"theta": 1.0}}
 
 
-def check(parameters=None, observables=None, shots=100, memory=False, points=10, record=2**20):
-    return checked_workload(parameters, observables, PROGRAM, shots, memory, points, record)
+def check(shots=100, points=10, record=2**20, program=PROGRAM, **fields):
+    body = TaskRequest(qc="(read apart)", **fields)
+    settings = Settings(qc_task_max_points=points, qc_max_record_bytes=record)
+    return checked_workload(body, program, shots, settings)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +109,55 @@ def check(parameters=None, observables=None, shots=100, memory=False, points=10,
         ({"parameters": {"theta": 0}, "observables": [{"ZZ": 1, "X": 2}]}, "observables", "differ"),
         ({"parameters": {"theta": 0}, "shots": 0}, "shots", "give observables"),
         ({"parameters": [{"theta": 0}], "memory": True}, "memory", "one point"),
-        ({"parameters": [{"theta": 0}] * 10, "record": 4096}, "parameters", "QC_MAX_RECORD"),
+        (
+            {"parameters": [{"theta": 0}] * 1000, "points": 1000, "record": 65536},
+            "parameters",
+            "QC_MAX_RECORD",
+        ),
+        # Outputs, methods and noise the program or the method cannot serve.
+        (THETA_1 | {"outputs": ["statevector"], "program": WIDE}, "outputs", "at most 12 qubits"),
+        (THETA_1 | {"outputs": ["counts"], "shots": 0}, "shots", "exact values only"),
+        (THETA_1 | {"outputs": ["probabilities"], "program": MID}, "outputs", "at the end"),
+        (THETA_1 | {"observables": ["ZZ"], "shots": 0, "program": MID}, "outputs", "at the end"),
+        (THETA_1 | {"outputs": ["probabilities"], "program": UNMEASURED}, "outputs", "nothing"),
+        (THETA_1 | {"outputs": ["statevector"], "noise": NOISY}, "outputs", "no statevector"),
+        (
+            THETA_1 | {"outputs": ["probabilities"], "noise": NOISY, "method": "statevector"},
+            "method",
+            "density_matrix",
+        ),
+        (
+            THETA_1 | {"outputs": ["statevector"], "method": "density_matrix"},
+            "outputs",
+            "does not compute statevector",
+        ),
+        (
+            THETA_1 | {"outputs": ["probabilities"], "method": "extended_stabilizer"},
+            "outputs",
+            "does not compute probabilities",
+        ),
+        (
+            THETA_1 | {"observables": ["ZZ"], "shots": 0, "method": "extended_stabilizer"},
+            "method",
+            "no exact expectation values",
+        ),
+        (
+            THETA_1 | {"outputs": ["probabilities"], "noise": NOISY, "program": WIDE},
+            "method",
+            "density matrix of 20 qubits",
+        ),
+        (THETA_1 | {"noise": {"device": "fake_nowhere"}}, "noise", "GET /devices"),
+        (THETA_1 | {"noise": {"device": "fake_manila"}, "program": WIDE}, "noise", "has 5"),
+        (
+            {
+                "parameters": [{"theta": 0}] * 8,
+                "outputs": ["statevector"],
+                "program": TWELVE,
+                "points": 10,
+            },
+            "parameters",
+            "QC_MAX_RECORD",
+        ),
     ],
 )
 def test_a_workload_that_does_not_fit_the_program_is_refused(kwargs, field, words) -> None:
@@ -111,7 +169,7 @@ def test_a_workload_that_does_not_fit_the_program_is_refused(kwargs, field, word
 
 def test_one_point_is_not_refused_for_its_worst_case() -> None:
     wide = Checked(Dialect.OPENQASM3, qubits=20, operations=40, clbits=20, inputs=())
-    workload = checked_workload(None, None, wide, 100_000, False, 10, 2**20)
+    workload = check(shots=100_000, program=wide)
     assert workload.points is None and workload.observables is None
 
 
@@ -121,3 +179,15 @@ def test_a_workload_that_fits() -> None:
     assert one.observables == [{"ZZ": 1.0}, {"XX": 1.0, "YY": -0.5}]
     sweep = check(parameters=[{"theta": 0.1}, {"theta": 0.2}], shots=0, observables=["ZZ"])
     assert sweep.sweep and len(sweep.points) == 2
+
+
+def test_outputs_methods_and_noise_that_fit() -> None:
+    exact = check(parameters={"theta": 0.5}, outputs=["probabilities", "statevector", "counts"])
+    assert exact.outputs == ["probabilities", "statevector", "counts"]
+    noisy = check(parameters={"theta": 0.5}, noise=NOISY, outputs=["probabilities"])
+    assert noisy.noise is not None and noisy.noise.depolarizing.one_qubit == 0.01
+    device = check(parameters={"theta": 0.5}, noise={"device": "fake_manila"})
+    assert device.noise.device == "fake_manila"
+    mps = check(parameters={"theta": 0.5}, method="matrix_product_state", observables=["ZZ"])
+    assert mps.method == "matrix_product_state"
+    assert check(parameters={"theta": 0.5}, outputs=["counts"]).outputs is None
