@@ -208,3 +208,18 @@ def test_results_too_large_for_a_record(sampler: Sampler) -> None:
     swept.measure_all()
     with pytest.raises(PubRefused, match=r"PUB 1: .*split its parameter values"):
         sampler.run([bell(), (swept, np.zeros((500, 1)))], shots=10_000)
+
+
+def test_a_sampler_with_a_devices_noise_samples_as_aer_from_that_backend(stack: Stack) -> None:
+    from qiskit import transpile
+    from qiskit_aer import AerSimulator
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    noisy = Sampler(stack.url, default_shots=2000, seed=23, noise={"device": "fake_manila"})
+    (result,) = noisy.run([bell()]).result()
+    simulator = AerSimulator.from_backend(FakeManilaV2())
+    # The service transpiles for the device at optimization level 1 with the task's seed.
+    isa = transpile(bell(), simulator, optimization_level=1, seed_transpiler=23)
+    reference = simulator.run(isa, shots=2000, seed_simulator=23).result().get_counts()
+    assert result.data.meas.get_counts() == reference
+    assert {"01", "10"} & reference.keys()  # the device's noise is there

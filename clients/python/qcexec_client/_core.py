@@ -29,8 +29,13 @@ def task_body(
     memory: bool = False,
     parameters: Point | Sequence[Point] | None = None,
     observables: Sequence[Observable] | None = None,
+    outputs: Sequence[str] | None = None,
+    method: str | None = None,
+    noise: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The body of POST /tasks: a list of points is a sweep, one mapping is one point."""
+    """The body of POST /tasks: a list of points is a sweep, one mapping is one point.
+    ``outputs`` (counts, probabilities, statevector), ``method`` (Aer's) and ``noise`` (a
+    model's parts, or ``{"device": name}``) go as they are."""
     body: dict[str, Any] = {"qc": qc}
     if shots is not None:
         body["shots"] = shots
@@ -47,6 +52,12 @@ def task_body(
         body["observables"] = [
             o if isinstance(o, str) else {k: float(v) for k, v in o.items()} for o in observables
         ]
+    if outputs is not None:
+        body["outputs"] = list(outputs)
+    if method is not None:
+        body["method"] = method
+    if noise is not None:
+        body["noise"] = dict(noise)
     return body
 
 

@@ -64,10 +64,16 @@ class AsyncClient:
         memory: bool = False,
         parameters: Point | Sequence[Point] | None = None,
         observables: Sequence[Observable] | None = None,
+        outputs: Sequence[str] | None = None,
+        method: str | None = None,
+        noise: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> str:
-        """Submit one program; returns its task id once the log has it."""
-        body = _core.task_body(qc, shots, seed, memory, parameters, observables)
+        """Submit one program; returns its task id once the log has it. ``outputs``,
+        ``method`` and ``noise`` as the API takes them (see ``task_body``)."""
+        body = _core.task_body(
+            qc, shots, seed, memory, parameters, observables, outputs, method, noise
+        )
         return Accepted.model_validate(
             await self._send(_core.submit_call(body, idempotency_key))
         ).task_id

@@ -37,6 +37,8 @@ class PointResult(_Model):
     counts: dict[str, int] | None = None
     expectation_values: list[float] | None = None
     standard_errors: list[float] | None = None
+    probabilities: dict[str, float] | None = None
+    statevector: list[tuple[float, float]] | None = None
 
 
 class Task(_Model):
@@ -51,10 +53,19 @@ class Task(_Model):
     parameters: dict[str, float] | None = None
     expectation_values: list[float] | None = None
     standard_errors: list[float] | None = None
+    probabilities: dict[str, float] | None = Field(
+        default=None, description='Exact probabilities of one point (outputs "probabilities").'
+    )
+    statevector: list[tuple[float, float]] | None = Field(
+        default=None, description='The state of one point, [re, im] pairs (outputs "statevector").'
+    )
     results: list[PointResult] | None = Field(default=None, description="A sweep's points.")
     shots: int | None = None
     seed: int | None = None
     dialect: str | None = None
+    method: str | None = None
+    noise: dict[str, Any] | None = None
+    overrides: list[str] | None = None
     submitted_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -98,3 +98,13 @@ def test_async_client(url: str, bell: str) -> None:
             return done[0]
 
     assert asyncio.run(main()).state == "completed"
+
+
+def test_outputs_method_and_noise_go_through(url: str, bell: str) -> None:
+    with Client(url) as client:
+        task = client.run(bell, shots=200, outputs=["counts", "probabilities"], method="stabilizer")
+        assert task.method == "stabilizer" and sum(task.result.values()) == 200
+        assert task.probabilities.keys() == {"00", "11"}
+        assert abs(task.probabilities["00"] - 0.5) < 1e-9
+        noisy = client.run(bell, shots=200, noise={"readout": 0.5})
+        assert noisy.noise == {"readout": 0.5} and len(noisy.result) == 4

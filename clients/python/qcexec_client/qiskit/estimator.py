@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from qiskit.primitives import BaseEstimatorV2, DataBin, PubResult
@@ -55,8 +56,13 @@ class Estimator(BaseEstimatorV2):
         seed: int | None = None,
         client: Client | None = None,
         timeout: float | None = None,
+        method: str | None = None,
+        noise: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client or Client(url, api_key)
+        #: Aer's method and the noise every task runs with (``{"device": "fake_sherbrooke"}``
+        #: or a model's parts; see GET /devices); None: the service's defaults, noiseless.
+        self.simulation = {"method": method, "noise": noise}
         self.default_precision = default_precision
         self.seed = seed
         self.timeout = timeout
@@ -87,7 +93,7 @@ class Estimator(BaseEstimatorV2):
             point_index = np.zeros((), dtype=int)  # the same state at every point
         observable_index = np.arange(len(observables)).reshape(pub.observables.shape)
         try:
-            task_id = self.client.submit(program.qasm, **fields)
+            task_id = self.client.submit(program.qasm, **fields, **self.simulation)
         except Refused as refused:
             raise too_large(index, refused) from refused
 

@@ -4,7 +4,8 @@ register, shaped like the PUB."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from qiskit.primitives import BaseSamplerV2, DataBin, SamplerPubResult
@@ -34,8 +35,13 @@ class Sampler(BaseSamplerV2):
         seed: int | None = None,
         client: Client | None = None,
         timeout: float | None = None,
+        method: str | None = None,
+        noise: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client or Client(url, api_key)
+        #: Aer's method and the noise every task runs with (``{"device": "fake_sherbrooke"}``
+        #: or a model's parts; see GET /devices); None: the service's defaults, noiseless.
+        self.simulation = {"method": method, "noise": noise}
         self.default_shots = default_shots
         self.seed = seed
         self.timeout = timeout
@@ -72,12 +78,16 @@ class Sampler(BaseSamplerV2):
             fields = {"shots": shots * size, "memory": True}
         try:
             try:
-                task_id = self.client.submit(program.qasm, seed=self.seed, **fields)
+                task_id = self.client.submit(
+                    program.qasm, seed=self.seed, **fields, **self.simulation
+                )
             except Refused as refused:
                 if "memory" not in refused.fields:
                     raise
                 fields["memory"] = False  # counts instead of each shot's outcome
-                task_id = self.client.submit(program.qasm, seed=self.seed, **fields)
+                task_id = self.client.submit(
+                    program.qasm, seed=self.seed, **fields, **self.simulation
+                )
         except Refused as refused:
             raise too_large(index, refused) from refused
 
