@@ -24,9 +24,10 @@ ENV UV_COMPILE_BYTECODE=1 \
 WORKDIR /src
 
 # The dependencies first, from the lock alone: this layer is rebuilt only when uv.lock changes.
+# qcexec-client (clients/python, a path dependency) comes with the project's own code below.
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-dev --no-install-project --no-install-package qcexec-client
 
 # Then the project itself, installed as a wheel (not editable): the runtime needs only the venv.
 COPY README.md ./
@@ -36,6 +37,7 @@ COPY materializer ./materializer
 COPY qcexec ./qcexec
 COPY schemas ./schemas
 COPY programs ./programs
+COPY clients/python ./clients/python
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 

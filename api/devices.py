@@ -13,6 +13,7 @@ router = APIRouter(tags=["devices"])
 
 @router.get(
     "/devices",
+    operation_id="list_devices",
     response_model=DeviceList,
     summary="Device snapshots a task's noise may come from",
     description="Each with its qubits. The circuit is transpiled for the device (its gates, "

@@ -13,6 +13,7 @@ router = APIRouter(tags=["health"])
 
 @router.get(
     "/healthz",
+    operation_id="healthz",
     summary="Liveness: the process answers",
     description="Always 200 while the process serves; restart it when this fails.",
 )
@@ -22,6 +23,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
+    operation_id="readyz",
     summary="Readiness: the broker and Redis are reachable",
     description="200 when both answer; 503 otherwise, so a load balancer sends no traffic.",
     responses={503: {"description": "The broker or Redis is not reachable."}},

@@ -131,6 +131,7 @@ def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:
 
 @router.post(
     "/tasks",
+    operation_id="submit_task",
     status_code=202,
     response_model=TaskAccepted,
     responses={
@@ -204,6 +205,7 @@ def _item_error(exc: Exception) -> dict[str, Any]:
 
 @router.post(
     "/tasks/batch",
+    operation_id="submit_batch",
     status_code=202,
     response_model=BatchAccepted,
     responses={
@@ -257,6 +259,7 @@ async def submit_batch(
 
 @router.get(
     "/tasks",
+    operation_id="list_tasks",
     response_model=TaskList,
     summary="The caller's tasks, newest first",
     description="A page of the caller's tasks (with API keys, only the key's own), optionally "
@@ -284,6 +287,7 @@ async def list_tasks(
 
 @router.get(
     "/tasks/{task_id}",
+    operation_id="get_task",
     response_model=TaskStatus,
     responses={404: {"model": TaskStatus, "description": "No such task (for this caller)."}},
     summary="The state of a task, with its counts once completed",
@@ -328,6 +332,7 @@ async def get_task(
 
 @router.post(
     "/tasks/{task_id}/cancel",
+    operation_id="cancel_task",
     status_code=202,
     response_model=CancelAccepted,
     responses={

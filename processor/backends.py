@@ -20,6 +20,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
 from programs.devices import device_backend
+from programs.errors import ProgramError
 from programs.methods import exact_method
 from schemas.events import Method, Noise
 
@@ -77,7 +78,10 @@ def backend(method: Method, noise_json: str | None, max_memory_mb: int, threads:
     noise = Noise.model_validate_json(noise_json) if noise_json else None
     exact = exact_method(method, noise is not None)
     if noise is not None and noise.device is not None:
-        device = device_backend(noise.device)
+        try:
+            device = device_backend(noise.device)
+        except KeyError:
+            raise ProgramError(f"no device snapshot named '{noise.device}'") from None
         simulator = AerSimulator.from_backend(
             device, method=method.value, max_memory_mb=max_memory_mb, max_parallel_threads=threads
         )

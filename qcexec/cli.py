@@ -1,10 +1,11 @@
 """The ``qcexec`` command: operate the service from a terminal.
 
-``submit`` and ``status`` talk to the HTTP API (QCEXEC_URL, QCEXEC_API_KEY); ``topics create``,
-``replay`` and ``rebuild-view`` talk to the log and Redis directly (KAFKA_BOOTSTRAP_SERVERS,
-REDIS_HOST, ...), as the operator's tools. The settings, the HTTP client, the log, Redis and
-the view are imported inside the commands that use them, so that ``qcexec --help`` loads
-little more than typer and the event models, and no command loads Faust or Qiskit.
+``submit`` and ``status`` talk to the HTTP API through ``qcexec_client`` (QCEXEC_URL,
+QCEXEC_API_KEY); ``topics create``, ``replay`` and ``rebuild-view`` talk to the log and Redis
+directly (KAFKA_BOOTSTRAP_SERVERS, REDIS_HOST, ...), as the operator's tools. The settings, the
+HTTP client, the log, Redis and the view are imported inside the commands that use them, so
+that ``qcexec --help`` loads little more than typer and the event models, and no command loads
+Faust or Qiskit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,7 +25,7 @@ from rich.table import Table
 from schemas.events import Method, Noise
 
 if TYPE_CHECKING:
-    import httpx
+    from qcexec_client import Client, Task
 
     from qcexec.settings import Settings
 
@@ -41,34 +42,21 @@ POLL_S = 10  # each long-poll of ``submit --wait``
 
 
 @contextlib.contextmanager
-def _api(settings: Settings) -> Iterator[httpx.Client]:
-    """A client of the API; an API that does not answer ends the command with a message."""
+def _api(settings: Settings) -> Iterator[Client]:
+    """The API's client; an API that does not answer, or answers an error, ends the command
+    with the reason."""
     import httpx
+    from qcexec_client import ApiError, Client
 
-    headers = (
-        {"Authorization": f"Bearer {settings.qcexec_api_key}"} if settings.qcexec_api_key else {}
-    )
     try:
-        with httpx.Client(
-            base_url=settings.qcexec_url, headers=headers, timeout=POLL_S + 10
-        ) as client:
-            yield client
+        with Client(settings.qcexec_url, settings.qcexec_api_key or "", timeout=POLL_S + 10) as api:
+            yield api
     except httpx.TransportError as exc:
         console.print(f"[red]cannot reach the API at {settings.qcexec_url}[/red]: {exc!r}")
         raise typer.Exit(1) from exc
-
-
-def _answer(response: httpx.Response) -> dict[str, Any]:
-    """The JSON body, or exit with the API's own message for a 4xx/5xx."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"message": response.text}
-    if response.status_code >= 400:
-        message = body.get("message") or body.get("detail") or body
-        console.print(f"[red]{response.status_code}[/red] {message}")
-        raise typer.Exit(1)
-    return body
+    except ApiError as exc:
+        console.print(f"[red]{exc.status}[/red] {exc.reason}")
+        raise typer.Exit(1) from exc
 
 
 def histogram(counts: dict[str, int], width: int = 40) -> Table:
@@ -85,50 +73,64 @@ def histogram(counts: dict[str, int], width: int = 40) -> Table:
     return table
 
 
-def _show(task: dict[str, Any]) -> None:
-    state = task.get("state", task.get("status"))
-    console.print(f"task {task['task_id']}: [bold]{state}[/bold]")
-    if task.get("status") == "completed":
-        console.print(histogram(task["result"]))
-    elif task.get("status") == "error":
-        console.print(f"[red]{task['message']}[/red]")
+def _show(task: Task, observables: list[str | dict[str, float]] | None = None) -> None:
+    console.print(f"task {task.task_id}: [bold]{task.state or task.status}[/bold]")
+    if task.status == "completed":
+        if task.results is not None or task.expectation_values is not None:
+            from qcexec.cli_tasks import points_table
+
+            console.print(points_table(task, observables or []))
+        if task.result:
+            console.print(histogram(task.result))
+    elif task.status == "error":
+        console.print(f"[red]{task.message}[/red]")
 
 
 @app.command()
 def submit(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="OpenQASM 3 file.")],
     shots: Annotated[
-        int | None, typer.Option(help="Shots (the service's default if unset).")
+        int | None, typer.Option(help="Shots (the service's default if unset; 0: exact).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Simulator seed, for repeatable counts.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait and print the counts.")] = False,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="An input's value, name=value; repeat.")
+    ] = None,
+    params_file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="JSON: a point, or a list of points."),
+    ] = None,
+    observable: Annotated[
+        list[str] | None,
+        typer.Option("--observable", help='A Pauli string, or JSON {"XX": 0.5}; repeat.'),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait and print the outcome.")] = False,
     timeout: Annotated[float, typer.Option(help="Longest wait in seconds.")] = 600,
 ) -> None:
-    """Submit a program; prints its task id, and with --wait its outcome as a histogram."""
+    """Submit a program; prints its task id, and with --wait its outcome: counts as a
+    histogram, points and expectation values as a table."""
+    from qcexec.cli_tasks import observables_option, parameters_option
     from qcexec.settings import Settings
-    from qcexec.view import TERMINAL_STATES
 
     settings = Settings()
-    body: dict[str, Any] = {"qc": file.read_text()}
-    body |= {name: value for name, value in (("shots", shots), ("seed", seed)) if value is not None}
+    parameters = parameters_option(param or [], params_file)
+    observables = observables_option(observable or [])
     with _api(settings) as api:
-        task_id = _answer(api.post("/tasks", json=body))["task_id"]
+        task_id = api.submit(
+            file.read_text(), shots=shots, seed=seed, parameters=parameters, observables=observables
+        )
         console.print(f"task {task_id} accepted")
         if not wait:
             return
         deadline = time.monotonic() + timeout
         with console.status("queued") as status:
-            while True:
-                task = _answer(api.get(f"/tasks/{task_id}", params={"wait": POLL_S}))
-                state = task.get("state", "queued")
-                if state in TERMINAL_STATES or task["status"] != "pending":
-                    break
+            while not (task := api.get(task_id, wait=POLL_S)).done:
                 if time.monotonic() > deadline:
-                    console.print(f"[yellow]still {state} after {timeout:g} s[/yellow]")
+                    console.print(f"[yellow]still {task.state} after {timeout:g} s[/yellow]")
                     raise typer.Exit(2)
-                status.update(state)
-    _show(task)
-    if task["status"] != "completed":
+                status.update(task.state or "queued")
+    _show(task, observables)
+    if task.status != "completed":
         raise typer.Exit(1)
 
 
@@ -138,9 +140,9 @@ def status(task_id: str, json: Annotated[bool, typer.Option("--json")] = False) 
     from qcexec.settings import Settings
 
     with _api(Settings()) as api:
-        task = _answer(api.get(f"/tasks/{task_id}"))
+        task = api.get(task_id)
     if json:
-        console.print_json(data=task)
+        console.print_json(data=task.model_dump(mode="json", exclude_none=True))
     else:
         _show(task)
 

@@ -13,7 +13,7 @@ from programs.devices import catalog, device_backend
 from programs.errors import ProgramError
 from programs.front import GENEROUS, check_program, measures_at_end, parse_program
 from programs.methods import EXTENDED_STABILIZER_GATES, STABILIZER_GATES
-from schemas.events import Method
+from schemas.events import Method, Noise
 
 HEADER = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n'
 #: Aer's instructions that are not gates a program can call.
@@ -102,3 +102,10 @@ def test_measurements_at_the_end(body: str, at_end: bool) -> None:
 def test_a_gate_on_the_same_qubit_twice_is_refused(text: str) -> None:
     with pytest.raises(ProgramError, match=r"same qubit twice|duplicate"):
         check_program(text, GENEROUS)
+
+
+def test_a_record_naming_no_device_fails_with_the_reason() -> None:
+    """A record that reached the log past the API's checks (another writer, a replay)."""
+    text = HEADER + "h q[0];\nc = measure q;"
+    with pytest.raises(ProgramError, match="no device snapshot named 'fake_nowhere'"):
+        run_program(text, 10, 1, GENEROUS, 1024, noise=Noise(device="fake_nowhere"))
