@@ -31,13 +31,14 @@ test-unit: venv
 test-alone: venv
 	$(PYTHON) -m tests.alone
 
-# ruff, the layers (import-linter, contracts in pyproject.toml), then the offline checks of
-# Dockerfile, docker-compose.yml and deploy/k8s (hadolint, docker-compose config, kustomize
-# rendering, kubernetes-validate): tests/ops/deploy_checks.py
+# ruff, the layers (import-linter, contracts in pyproject.toml), the types (mypy, [tool.mypy]),
+# then the offline checks of Dockerfile, docker-compose.yml and deploy/k8s (hadolint,
+# docker-compose config, kustomize rendering, kubernetes-validate): tests/ops/deploy_checks.py
 lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(LINT_IMPORTS)
+	$(PYTHON) -m mypy
 	$(PYTHON) -m tests.ops.deploy_checks
 
 fmt: venv

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import secrets
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
@@ -176,7 +176,7 @@ async def submit_task(
     except (RedisError, OSError) as exc:
         raise ServiceUnavailable("the idempotency store is unavailable") from exc
     if previous is not None:
-        seen_fingerprint, seen_task = previous.decode().split(" ")
+        seen_fingerprint, seen_task = cast(bytes, previous).decode().split(" ")
         if seen_fingerprint != fingerprint.hexdigest():
             raise LimitExceeded(
                 "Idempotency-Key", "this key was used with a different body", loc="header"
@@ -246,12 +246,13 @@ async def submit_batch(
     accepted = [event for event in events if event.task_id not in failed]
     if accepted:
         await _write_through(view, accepted)
-    answer = []
-    for item in items:
-        if isinstance(item, TaskSubmitted) and item.task_id not in failed:
-            answer.append({"task_id": item.task_id})
+    answer: list[dict[str, Any]] = []
+    for read in items:
+        if isinstance(read, TaskSubmitted) and read.task_id not in failed:
+            answer.append({"task_id": read.task_id})
         else:
-            answer.append({"error": _item_error(failed.get(getattr(item, "task_id", ""), item))})
+            problem = failed[read.task_id] if isinstance(read, TaskSubmitted) else read
+            answer.append({"error": _item_error(problem)})
     status = 202 if accepted else (503 if failed and len(failed) == len(items) else 400)
     headers = {"Retry-After": "2"} if status == 503 else None
     return JSONResponse({"tasks": answer}, status_code=status, headers=headers)

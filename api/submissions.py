@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
@@ -126,7 +127,7 @@ class SubmissionLog:
             raise failure
 
     async def append_all(
-        self, events: Sequence[TaskSubmitted] | Sequence[TaskCancelRequested]
+        self, events: Sequence[TaskSubmitted | TaskCancelRequested]
     ) -> list[LogUnavailable | None]:
         """Send every record, then wait once, up to the timeout, for the broker to acknowledge
         them all. Per event, in order: None (acknowledged) or why it was not accepted."""
@@ -137,7 +138,7 @@ class SubmissionLog:
         producer = self._producer
         submission = isinstance(events[0], TaskSubmitted)
         topic = self.topics.submitted if submission else self.topics.cancellations
-        attributes = telemetry.messaging(topic, "send")
+        attributes: dict[str, Any] = telemetry.messaging(topic, "send")
         if len(events) == 1:
             attributes["qcexec.task_id"] = events[0].task_id
         else:
@@ -178,7 +179,7 @@ class SubmissionLog:
                 metrics.api_submit_duration.labels(outcome).observe(elapsed)
             if failure is not None:
                 log.warning("task %s not accepted: %s", event.task_id, failure, extra=_about(event))
-            elif submission:
+            elif isinstance(event, TaskSubmitted):
                 log.info(
                     "task %s accepted (%d shots)", event.task_id, event.shots, extra=_about(event)
                 )
@@ -211,9 +212,9 @@ class SubmissionLog:
         self._producer = None
         log.warning("the producer cannot deliver any more records; replacing it")
 
-        async def replace() -> None:
+        async def replace(retired: AIOKafkaProducer = producer) -> None:
             try:
-                await producer.stop()
+                await retired.stop()
             except Exception as exc:  # its sender stopped with the error that broke it
                 log.info("the broken producer stopped: %r", exc)
             await self._connect()

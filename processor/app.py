@@ -101,7 +101,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     async def handle(event: EventT) -> None:
         message = event.message
         try:
-            task = TaskSubmitted.decode(message.value)
+            task = TaskSubmitted.decode(message.value or b"")
         except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
             log.warning(
                 "undecodable record %s[%d]@%d sent to %s: %s",

@@ -18,7 +18,7 @@ offsets) is left as it is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka
 from faust.types import TP
@@ -53,7 +53,7 @@ class Consumer(aiokafka.Consumer):
 class Transport(aiokafka.Transport):
     """Faust's Kafka transport with :class:`Consumer`."""
 
-    Consumer: Any = Consumer
+    Consumer: ClassVar[Any] = Consumer
 
 
 def use_safe_commits(app: Any) -> None:

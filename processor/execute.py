@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Literal
 
 from redis.exceptions import RedisError
 
@@ -88,7 +89,7 @@ async def execute(
                     outcome = await pool.run(task, cancel)
                     break
                 except ProgramError as exc:
-                    error = TaskError(code=exc.code, message=str(exc))  # type: ignore[arg-type]
+                    error = TaskError(code=exc.code, message=str(exc))
                     break
                 except TaskCancelled as exc:
                     error = TaskError(code="cancelled", message=str(exc))
@@ -104,7 +105,9 @@ async def execute(
     counts, memory, dialect, results = (
         outcome if outcome is not None else (None, None, task.dialect, None)
     )
-    status = "completed" if outcome is not None else "failed"
+    status: Literal["completed", "failed", "cancelled"] = (
+        "completed" if outcome is not None else "failed"
+    )
     if error is not None and error.code == "cancelled":
         status = "cancelled"
     return TaskResult(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import faust
 from opentelemetry.trace import Span, SpanKind
@@ -20,7 +21,7 @@ def processing(message: faust.types.Message) -> Iterator[Span]:
     """The processor's span of one ``qc.submitted`` record, a child of the span that published
     it (its ``traceparent`` header); lines logged inside are about its task."""
     task_id = message.key.decode(errors="replace") if isinstance(message.key, bytes) else ""
-    attributes = telemetry.messaging(message.topic, "process") | {
+    attributes: dict[str, Any] = telemetry.messaging(message.topic, "process") | {
         "messaging.destination.partition.id": str(message.partition),
         "messaging.kafka.offset": message.offset,
         "qcexec.task_id": task_id,

@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -105,7 +106,8 @@ class SimulationPool:
         outcome = asyncio.wrap_future(future)
         cancelled = asyncio.ensure_future(cancel.wait())
         try:
-            await asyncio.wait([outcome, cancelled], return_when=asyncio.FIRST_COMPLETED)
+            racing: list[asyncio.Future[Any]] = [outcome, cancelled]
+            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
             if not outcome.done():
                 future.cancel()  # pebble stops the worker process that was running it
                 raise TaskCancelled("stopped while running")

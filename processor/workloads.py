@@ -23,7 +23,7 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
 from processor.backends import Backend
 from programs.errors import ProgramError
-from schemas.events import Output, PointResult
+from schemas.events import ErrorCode, Output, PointResult
 
 #: Probabilities below this are rounding left-overs of zero, not outcomes.
 TINY = 1e-14
@@ -42,7 +42,9 @@ def succeeded(result: Result) -> Result:
     """Aer's result, or the program's failure (out of memory, a simulation error)."""
     if not result.success:
         message = result.results[0].status if result.results else str(result.status)
-        code = "out_of_memory" if "Insufficient memory" in message else "simulation_error"
+        code: ErrorCode = (
+            "out_of_memory" if "Insufficient memory" in message else "simulation_error"
+        )
         raise ProgramError(message.strip(), code=code)
     return result
 
@@ -165,6 +167,7 @@ def expectation_values(
             operator = operator.apply_layout(runnable.layout)
         operators[0, index] = operator
     values = _values(circuit, points)
+    pub: tuple
     if values is not None:
         pub = (circuit, operators, values.reshape(len(points), 1, -1))
     else:

@@ -23,8 +23,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from programs.errors import ProgramError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import ParameterValueType
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def _defined(name: str, qubits: int, steps: Callable[..., None]) -> Callable[...
 def _phase_on(flip: tuple[int, ...]) -> Callable[..., None]:
     """A controlled phase on the basis state whose qubits in ``flip`` are 0."""
 
-    def steps(circuit, angle) -> None:
+    def steps(circuit: QuantumCircuit, angle: ParameterValueType) -> None:
         for qubit in flip:
             circuit.x(qubit)
         circuit.cp(angle, 0, 1)
@@ -72,14 +77,19 @@ def _phase_on(flip: tuple[int, ...]) -> Callable[..., None]:
     return steps
 
 
-def _pswap(circuit, angle) -> None:
+def _pswap(circuit: QuantumCircuit, angle: ParameterValueType) -> None:
     circuit.swap(0, 1)
     circuit.p(angle, 0)
     circuit.p(angle, 1)
     circuit.cp(-2 * angle, 0, 1)
 
 
-def _ms(circuit, phi0, phi1, theta) -> None:
+def _ms(
+    circuit: QuantumCircuit,
+    phi0: ParameterValueType,
+    phi1: ParameterValueType,
+    theta: ParameterValueType,
+) -> None:
     circuit.rz(-phi0, 0)
     circuit.rz(-phi1, 1)
     circuit.rxx(theta, 0, 1)
@@ -244,7 +254,8 @@ def translated(text: str, for_rust: bool) -> tuple[str, list[object], int]:
     body, declaration = _physical(text)
     # The version statement (after any comments) blanked out: every line and column of the
     # program stays where it was, after the prelude's lines.
-    header = _HEADER.match(body, _LEADING.match(body).end())
+    leading = _LEADING.match(body)
+    header = _HEADER.match(body, leading.end() if leading else 0)
     if header is not None:
         blank = re.sub(r"[^\n]", " ", header[0])
         body = body[: header.start()] + blank + body[header.end() :]

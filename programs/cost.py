@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from openqasm3 import ast
 
 from programs.errors import ProgramError
 from programs.limits import SATURATED
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
 
 
 def _cap(value: int) -> int:
@@ -73,7 +77,7 @@ class _Walk:
         self.scope = _Scope()
 
     # Integer expressions known before the program runs.
-    def value(self, node: ast.Expression | None) -> int | None:
+    def value(self, node: ast.Expression | ast.QuantumMeasurement | None) -> int | None:
         if isinstance(node, ast.IntegerLiteral):
             return node.value
         if isinstance(node, ast.BooleanLiteral):
@@ -103,7 +107,7 @@ class _Walk:
         return max(0, (end - start) // step + 1)
 
     # Qubit operands: how many qubits a gate, a measurement or a reset is broadcast over.
-    def width(self, operand: ast.Expression) -> int:
+    def width(self, operand: ast.Expression | ast.IndexedIdentifier) -> int:
         if isinstance(operand, ast.Identifier):
             if operand.name.startswith("$"):
                 self.scope.physical.add(operand.name)
@@ -126,11 +130,11 @@ class _Walk:
             return count
         return 1
 
-    def broadcast(self, operands: Iterable[ast.Expression]) -> int:
+    def broadcast(self, operands: Iterable[ast.Expression | ast.IndexedIdentifier]) -> int:
         return max((self.width(operand) for operand in operands), default=1)
 
     # Statements.
-    def block(self, statements: Iterable[ast.Statement | ast.QuantumStatement]) -> int:
+    def block(self, statements: Iterable[ast.Statement | ast.QuantumStatement | ast.Pragma]) -> int:
         return _cap(sum(self.statement(statement) for statement in statements))
 
     def _calls(self, node: object) -> int:
@@ -146,14 +150,16 @@ class _Walk:
             return self.width(node.qubit)
         return 0
 
-    def _assign(self, name: str, expression: ast.Expression | None) -> None:
+    def _assign(
+        self, name: str, expression: ast.Expression | ast.QuantumMeasurement | None
+    ) -> None:
         value = None if self.scope.in_loop else self.value(expression)
         if value is None:
             self.scope.values.pop(name, None)
         else:
             self.scope.values[name] = value
 
-    def statement(self, node: ast.Statement | ast.QuantumStatement) -> int:
+    def statement(self, node: ast.Statement | ast.QuantumStatement | ast.Pragma) -> int:
         scope = self.scope
         if isinstance(node, ast.QuantumGate):
             cost = scope.gates.get(node.name.name, 1)
@@ -252,7 +258,7 @@ def tree_cost(program: ast.Program) -> TreeCost:
     return TreeCost(qubits=qubits, operations=operations)
 
 
-def circuit_cost(circuit) -> int:
+def circuit_cost(circuit: QuantumCircuit) -> int:
     """Operations a circuit runs: loops unrolled, the dearer arm of a branch, every gate the
     program defined expanded (priced once per definition, so this is linear in what the
     parser built). Raises :class:`ProgramError` for an instruction nothing can run (an
@@ -272,7 +278,7 @@ def circuit_cost(circuit) -> int:
             priced[operation.name] = max(1, cost(definition))
         return priced[operation.name]
 
-    def cost(body) -> int:
+    def cost(body: QuantumCircuit) -> int:
         total = 0
         for instruction in body.data:
             operation = instruction.operation

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 _NAME = re.compile(r'backend_name\s*=\s*"([^"]+)"')
 _CLASS = re.compile(r"^class (\w+)\(", re.MULTILINE)
@@ -50,7 +51,7 @@ def catalog() -> dict[str, Device]:
     return dict(sorted(found.items()))
 
 
-def device_backend(name: str):
+def device_backend(name: str) -> Any:
     """The fake backend of a device snapshot (a ``FakeBackendV2``); KeyError for a name not in
     the catalog."""
     device = catalog()[name]

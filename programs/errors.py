@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from schemas.events import ErrorCode
+
 
 class ProgramError(Exception):
     """A program the service will not run. ``line`` and ``column`` are 1-based when known;
@@ -12,7 +14,7 @@ class ProgramError(Exception):
         message: str,
         line: int | None = None,
         column: int | None = None,
-        code: str = "invalid_program",
+        code: ErrorCode = "invalid_program",
     ) -> None:
         super().__init__(message, line, column, code)
         self.message, self.line, self.column, self.code = message, line, column, code

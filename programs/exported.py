@@ -96,7 +96,7 @@ def rust_form(text: str) -> tuple[str, list[CustomGate]] | None:
     if header is None:
         return None
     known = exported_gates()
-    position, defined, constructors = header.end(), set(), []
+    position, defined, constructors = header.end(), set[str](), []
     while (match := _DEFINITION.match(text, position)) is not None:
         exported = known.get(match[1])
         if (

@@ -4,13 +4,15 @@ processor (before it simulates) and the API's readers (to check what a method ca
 
 from __future__ import annotations
 
+from typing import Any
+
 from qiskit import QuantumCircuit
 from qiskit.circuit import ControlFlowOp, Gate
 
 from programs.errors import limit_exceeded
 
 
-def _is_custom(operation: object) -> bool:
+def _is_custom(operation: Any) -> bool:
     """A gate the program defined itself (``gate name ... { ... }``) and the reference parser
     built from its body.
 

@@ -24,6 +24,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from antlr4 import CommonTokenStream, InputStream
 from antlr4.error.ErrorListener import ErrorListener
@@ -49,7 +50,9 @@ _OUTPUT = threading.Lock()
 
 
 class _Raise(ErrorListener):
-    def syntaxError(self, recognizer, offendingSymbol, line, column, msg, e):
+    def syntaxError(
+        self, recognizer: Any, offendingSymbol: Any, line: int, column: int, msg: str, e: Any
+    ) -> None:
         raise ProgramError(msg, line, column + 1)
 
 

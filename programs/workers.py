@@ -18,12 +18,16 @@ import re
 import resource
 from collections import OrderedDict
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING
 
 from pebble import ProcessExpired, ProcessPool
 
 from programs.errors import limit_exceeded
 from programs.limits import Limits
 from schemas.events import Method
+
+if TYPE_CHECKING:
+    from programs.front import Checked
 
 #: What makes a program's reading cost more than its size says: definitions, loops,
 #: subroutines, boxes (and the reference parser, for whatever the Rust parsers refuse).
@@ -56,11 +60,13 @@ def _start_worker(memory_mb: int, nice: int) -> None:
     limit_memory(memory_mb)
 
 
-def _check(text: str, limits: Limits, method: Method | None = None):
+def _check(text: str, limits: Limits, method: Method | None = None) -> Checked:
     from programs.front import check_program
 
     try:
-        return check_program(text, limits, method=method)
+        checked = check_program(text, limits, method=method)
+        assert checked is not None  # None only for fast_only
+        return checked
     except MemoryError:
         raise limit_exceeded(
             "the program needs more memory to read than a reader may use"
@@ -84,7 +90,7 @@ class ProgramReader:
         self.workers = workers
         self.time_limit_s = time_limit_s
         self.inline_bytes = inline_bytes
-        self._known: OrderedDict[tuple[bytes, Method | None], object] = OrderedDict()
+        self._known: OrderedDict[tuple[bytes, Method | None], Checked] = OrderedDict()
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["programs.front", "programs.exported"])
         self._pool = ProcessPool(
@@ -104,7 +110,7 @@ class ProgramReader:
         """Whether the program is small and plain enough to read where it is."""
         return len(text) <= self.inline_bytes and _COSTLY.search(text) is None
 
-    async def check(self, text: str, method: Method | None = None):
+    async def check(self, text: str, method: Method | None = None) -> Checked:
         """The program read, priced and held to the limits of ``method`` (None: automatic),
         which must be able to run it. A program read before is not read again: a variational
         loop submits the same circuit with new parameters, again and again."""
@@ -119,7 +125,7 @@ class ProgramReader:
             self._known.popitem(last=False)
         return checked
 
-    async def _read(self, text: str, method: Method | None):
+    async def _read(self, text: str, method: Method | None) -> Checked:
         limits = self.limits.for_method(method)
         if self.cheap(text) and method in RUN_ANYTHING:
             from programs.front import check_program

@@ -155,6 +155,8 @@ def ids(span: trace.Span | None = None) -> dict[str, str]:
 def span_record(span: ReadableSpan) -> dict[str, Any]:
     """A finished span as a flat JSON-able dict (what :class:`JsonLinesSpanExporter` writes)."""
     context = span.get_span_context()
+    if context is None:
+        return {"name": span.name}
     parent = span.parent
     return {
         "name": span.name,

@@ -117,10 +117,11 @@ class Event(BaseModel):
         """Record headers: what a consumer can route on without decoding the value, and the
         W3C trace context (``traceparent``, ``tracestate``) of the task's trace when given
         one (a carrier filled by OpenTelemetry's propagator, see qcexec/telemetry.py)."""
-        event = type(self).model_fields["event"].default
+        fields = type(self).model_fields
+        event, version = fields["event"].default, fields["version"].default
         headers = [
             ("content-type", CONTENT_TYPE),
-            ("schema", f"{event}/v{self.version}".encode()),  # type: ignore[attr-defined]
+            ("schema", f"{event}/v{version}".encode()),
         ]
         for name in TRACE_HEADERS:
             if trace and trace.get(name):

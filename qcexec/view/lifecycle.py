@@ -5,6 +5,7 @@ has caught up, and dropping the one it replaced (``rebuild-view``, :mod:`qcexec.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -33,7 +34,7 @@ class ViewLifecycle:
         return f"{self.prefix}active"
 
     async def active_prefix(self) -> str:
-        active = await self.redis.get(self.active_key)
+        active = cast(bytes | None, await self.redis.get(self.active_key))  # no decode_responses
         return active.decode() if active else self.prefix
 
     async def start_building(self, view: str) -> None:
@@ -44,7 +45,7 @@ class ViewLifecycle:
         that died does not block the next one for long."""
         key = f"{self.prefix}building"
         if not await self.redis.set(key, view, nx=True, ex=BUILDING_TTL_S):
-            other = await self.redis.get(key)
+            other = cast(bytes | None, await self.redis.get(key))
             raise RebuildInProgress(other.decode() if other else "?")
         await self._copy_marks(await self.active_prefix(), view)
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -112,7 +112,7 @@ class TaskView(ViewLifecycle):
         """Next offset to read per ``topic:partition``, as that view (the active one by
         default) last recorded it."""
         view = view if view is not None else await self.active_prefix()
-        raw = await self.redis.hgetall(f"{view}offsets")
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(f"{view}offsets"))
         return {field.decode(): int(value) for field, value in raw.items()}
 
     async def page(
@@ -126,8 +126,11 @@ class TaskView(ViewLifecycle):
         upper = f"({before}" if before is not None else "+inf"
         scan = max(limit, 50)
         while True:
-            rows = await self.redis.zrevrangebyscore(
-                index, upper, "-inf", start=0, num=scan, withscores=True
+            rows = cast(
+                list[tuple[bytes, float]],
+                await self.redis.zrevrangebyscore(
+                    index, upper, "-inf", start=0, num=scan, withscores=True
+                ),
             )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for task_id, _ in rows:
