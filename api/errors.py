@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from api.submissions import LogUnavailable
 from programs.errors import ProgramError
 
+log = logging.getLogger(__name__)
 RETRY_AFTER_S = "2"
 
 
@@ -72,6 +75,13 @@ async def _service_unavailable(request: Request, exc: Exception) -> JSONResponse
     return _unavailable(f"Service unavailable: {exc}. Retry later.")
 
 
+async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Redis (the task view, idempotency keys) did not answer: the one place its errors become
+    an answer, for every route."""
+    log.warning("%s %s: Redis unavailable: %r", request.method, request.url.path, exc)
+    return _unavailable("Service unavailable: the task view is unavailable. Retry later.")
+
+
 async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"detail": "Missing or invalid API key: send Authorization: Bearer <key>."},
@@ -106,5 +116,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(LogUnavailable, _log_unavailable)
     app.add_exception_handler(ServiceUnavailable, _service_unavailable)
+    # redis-py raises RedisError (its ConnectionError and TimeoutError); a socket error that
+    # escapes it is the same outage.
+    app.add_exception_handler(RedisError, _redis_unavailable)
+    app.add_exception_handler(OSError, _redis_unavailable)
     app.add_exception_handler(Unauthorized, _unauthorized)
     app.add_exception_handler(RateLimited, _rate_limited)

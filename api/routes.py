@@ -1,25 +1,25 @@
-"""The task routes: submit (one or a batch), read (one, with long-poll, or a page), cancel."""
+"""The task routes: submit (one or a batch), read (one, with long-poll, or a page), cancel.
+HTTP only: what a request becomes on the log is :mod:`api.intake`, retry-safe keys are
+:mod:`api.idempotency`, and an unavailable Redis is one handler of :mod:`api.errors` (503)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import logging
-import secrets
-import uuid
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from api.auth import OwnerDep
 from api.deps import ReaderDep, SettingsDep, SubmissionsDep, ViewDep
-from api.errors import LimitExceeded, ServiceUnavailable, program_error_body
+from api.errors import LimitExceeded, program_error_body
+from api.idempotency import IdempotencyKeys
+from api.intake import append, append_one, submission, write_through
 from api.models import (
-    MAX_SEED,
     BatchAccepted,
     BatchRequest,
     CancelAccepted,
@@ -30,13 +30,9 @@ from api.models import (
     TaskRequest,
     TaskStatus,
 )
-from api.submissions import LogUnavailable, SubmissionLog
-from api.workloads import checked_workload
+from api.submissions import LogUnavailable
 from programs.errors import ProgramError
-from programs.limits import check_size
-from programs.workers import ProgramReader
-from qcexec.settings import Settings
-from qcexec.view import TERMINAL_STATES, TaskView, submitted_entry
+from qcexec.view import TERMINAL_STATES
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,81 +40,6 @@ router = APIRouter(tags=["tasks"])
 
 NOT_FOUND = {"status": "error", "message": "Task not found."}
 ACCEPTED = "Task submitted successfully."
-
-
-async def _submission(
-    body: TaskRequest, settings: Settings, reader: ProgramReader, owner: str | None
-) -> TaskSubmitted:
-    """The record a valid request becomes. Raises ProgramError or LimitExceeded."""
-    limits = settings.limits
-    shots = body.shots if body.shots is not None else settings.qc_task_default_shots
-    if shots > limits.max_shots:
-        raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
-    check_size(body.qc, limits)
-    checked = await reader.check(body.qc, body.method)
-    workload = checked_workload(body, checked, shots, settings)
-    return TaskSubmitted(
-        task_id=str(uuid.uuid4()),
-        qasm=body.qc,
-        dialect=checked.dialect,
-        parameters=workload.points,
-        sweep=workload.sweep,
-        observables=workload.observables,
-        outputs=workload.outputs,
-        method=workload.method,
-        noise=workload.noise,
-        shots=shots,
-        seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
-        submitted_at=utcnow(),
-        memory=body.memory,
-        owner=owner,
-    )
-
-
-async def _write_through(view: TaskView, events: list[TaskSubmitted]) -> None:
-    """So that a GET right after the answer finds the tasks (the materializer writes them from
-    the log too, so a failure here loses nothing)."""
-    try:
-        await view.apply_batch([submitted_entry(event) for event in events], {})
-    except (RedisError, OSError) as exc:
-        about = {"task_id": events[0].task_id} if len(events) == 1 else {}
-        log.warning(
-            "pending state of %d task(s) not written through: %r", len(events), exc, extra=about
-        )
-
-
-async def _append(
-    submissions: SubmissionLog, view: TaskView, events: list[TaskSubmitted]
-) -> list[LogUnavailable | None]:
-    """Append the records; those the broker did not acknowledge in time are withdrawn, so that
-    none of them runs should it reach the log after all (see ``TaskView.withdraw``)."""
-    failures = await submissions.append_all(events)
-    refused = [event for event, failure in zip(events, failures, strict=True) if failure]
-    if refused:
-        try:
-            await view.withdraw(refused)
-        except (RedisError, OSError) as exc:
-            about = {"task_id": refused[0].task_id} if len(refused) == 1 else {}
-            log.warning("%d task(s) answered 503 not withdrawn: %r", len(refused), exc, extra=about)
-        # On the log too, once the broker is back: a view rebuilt from the log has them.
-        submissions.append_later(
-            [
-                TaskCancelRequested(
-                    task_id=event.task_id,
-                    requested_at=utcnow(),
-                    generation=event.generation,
-                    withdrawn=True,
-                )
-                for event in refused
-            ]
-        )
-    return failures
-
-
-async def _append_one(submissions: SubmissionLog, view: TaskView, event: TaskSubmitted) -> None:
-    (failure,) = await _append(submissions, view, [event])
-    if failure is not None:
-        raise failure
 
 
 def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:
@@ -161,33 +82,21 @@ async def submit_task(
         ),
     ] = None,
 ) -> Response:
-    event = await _submission(body, settings, reader, owner)
+    event = await submission(body, settings, reader, owner)
     if idempotency_key is None:
-        await _append_one(submissions, view, event)
-        await _write_through(view, [event])
+        await append_one(submissions, view, event)
+        await write_through(view, [event])
         return _accepted(event.task_id)
-
-    key = f"{view.prefix}idem:{owner or ''}:{idempotency_key}"
-    fingerprint = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS))
-    claim = f"{fingerprint.hexdigest()} {event.task_id}"
+    keys = IdempotencyKeys(view.redis, view.prefix, settings.api_idempotency_ttl_s)
+    first = await keys.claim(owner, idempotency_key, body, event.task_id)
+    if first is not None:
+        return _accepted(first, status_code=200)
     try:
-        first = await view.redis.set(key, claim, nx=True, ex=settings.api_idempotency_ttl_s)
-        previous = None if first else await view.redis.get(key)
-    except (RedisError, OSError) as exc:
-        raise ServiceUnavailable("the idempotency store is unavailable") from exc
-    if previous is not None:
-        seen_fingerprint, seen_task = cast(bytes, previous).decode().split(" ")
-        if seen_fingerprint != fingerprint.hexdigest():
-            raise LimitExceeded(
-                "Idempotency-Key", "this key was used with a different body", loc="header"
-            )
-        return _accepted(seen_task, status_code=200)
-    try:
-        await _append_one(submissions, view, event)
+        await append_one(submissions, view, event)
     except LogUnavailable:
-        await view.redis.delete(key)  # not accepted: a retry with the key must try again
+        await keys.release(owner, idempotency_key)
         raise
-    await _write_through(view, [event])
+    await write_through(view, [event])
     return _accepted(event.task_id)
 
 
@@ -230,14 +139,14 @@ async def submit_batch(
 
     async def item(raw: Any) -> TaskSubmitted | Exception:
         try:
-            return await _submission(TaskRequest.model_validate(raw), settings, reader, owner)
+            return await submission(TaskRequest.model_validate(raw), settings, reader, owner)
         except (ValidationError, ProgramError, LimitExceeded) as exc:
             return exc
 
     # The programs are read concurrently, by every reader process at once.
     items: list[TaskSubmitted | Exception] = list(await asyncio.gather(*map(item, body.tasks)))
     events = [item for item in items if isinstance(item, TaskSubmitted)]
-    outcomes = await _append(submissions, view, events)
+    outcomes = await append(submissions, view, events)
     failed = {
         event.task_id: failure
         for event, failure in zip(events, outcomes, strict=True)
@@ -245,7 +154,7 @@ async def submit_batch(
     }
     accepted = [event for event in events if event.task_id not in failed]
     if accepted:
-        await _write_through(view, accepted)
+        await write_through(view, accepted)
     answer: list[dict[str, Any]] = []
     for read in items:
         if isinstance(read, TaskSubmitted) and read.task_id not in failed:
@@ -278,10 +187,7 @@ async def list_tasks(
         str | None, Query(pattern=r"^[0-9]+(\.[0-9]+)?$", description="From `next_cursor`.")
     ] = None,
 ) -> JSONResponse:
-    try:
-        tasks, next_score = await view.page(owner, limit, float(cursor) if cursor else None, state)
-    except (RedisError, OSError) as exc:
-        raise ServiceUnavailable("the task view is unavailable") from exc
+    tasks, next_score = await view.page(owner, limit, float(cursor) if cursor else None, state)
     next_cursor = None if next_score is None else repr(next_score)
     return JSONResponse({"tasks": tasks, "next_cursor": next_cursor})
 
@@ -311,21 +217,16 @@ async def get_task(
         ),
     ] = 0,
 ) -> Response:
-    try:
-        if wait <= 0:
+    if wait <= 0:
+        record = await view.get(task_id, owner)
+    else:
+        notifier = request.app.state.notifier
+        with notifier.waiter(task_id) as done:
             record = await view.get(task_id, owner)
-        else:
-            notifier = request.app.state.notifier
-            with notifier.waiter(task_id) as done:
+            if record is not None and record.state not in TERMINAL_STATES:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done, min(wait, settings.api_max_wait_s))
                 record = await view.get(task_id, owner)
-                if record is not None and record.state not in TERMINAL_STATES:
-                    try:
-                        await asyncio.wait_for(done, min(wait, settings.api_max_wait_s))
-                    except TimeoutError:
-                        pass
-                    record = await view.get(task_id, owner)
-    except (RedisError, OSError) as exc:
-        raise ServiceUnavailable("the task view is unavailable") from exc
     if record is None:
         return JSONResponse(NOT_FOUND, status_code=404)
     return Response(record.doc, media_type="application/json")
@@ -348,10 +249,7 @@ async def get_task(
 async def cancel_task(
     task_id: str, view: ViewDep, submissions: SubmissionsDep, owner: OwnerDep
 ) -> JSONResponse:
-    try:
-        rank, doc = await view.request_cancel(task_id, owner)
-    except (RedisError, OSError) as exc:
-        raise ServiceUnavailable("the task view is unavailable") from exc
+    rank, doc = await view.request_cancel(task_id, owner)
     if rank < 0:
         return JSONResponse(NOT_FOUND, status_code=404)
     if rank >= 2:

@@ -1,0 +1,99 @@
+"""What a valid request becomes on the log: its record (the program read off the event loop,
+the workload checked against it), its append (a record the broker did not acknowledge in time
+is withdrawn, so that it never runs), and the pending state written through to the view. The
+one place both submit routes hand records to the log."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+
+from redis.exceptions import RedisError
+
+from api.errors import LimitExceeded
+from api.models import MAX_SEED, TaskRequest
+from api.submissions import LogUnavailable, SubmissionLog
+from api.workloads import checked_workload
+from programs.limits import check_size
+from programs.workers import ProgramReader
+from qcexec.settings import Settings
+from qcexec.view import TaskView, submitted_entry
+from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
+
+log = logging.getLogger(__name__)
+
+
+async def submission(
+    body: TaskRequest, settings: Settings, reader: ProgramReader, owner: str | None
+) -> TaskSubmitted:
+    """The record a valid request becomes. Raises ProgramError or LimitExceeded."""
+    limits = settings.limits
+    shots = body.shots if body.shots is not None else settings.qc_task_default_shots
+    if shots > limits.max_shots:
+        raise LimitExceeded("shots", f"shots must be at most {limits.max_shots}")
+    check_size(body.qc, limits)
+    checked = await reader.check(body.qc, body.method)
+    workload = checked_workload(body, checked, shots, settings)
+    return TaskSubmitted(
+        task_id=str(uuid.uuid4()),
+        qasm=body.qc,
+        dialect=checked.dialect,
+        parameters=workload.points,
+        sweep=workload.sweep,
+        observables=workload.observables,
+        outputs=workload.outputs,
+        method=workload.method,
+        noise=workload.noise,
+        shots=shots,
+        seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
+        submitted_at=utcnow(),
+        memory=body.memory,
+        owner=owner,
+    )
+
+
+async def write_through(view: TaskView, events: list[TaskSubmitted]) -> None:
+    """So that a GET right after the answer finds the tasks (the materializer writes them from
+    the log too, so a failure here loses nothing)."""
+    try:
+        await view.apply_batch([submitted_entry(event) for event in events], {})
+    except (RedisError, OSError) as exc:
+        about = {"task_id": events[0].task_id} if len(events) == 1 else {}
+        log.warning(
+            "pending state of %d task(s) not written through: %r", len(events), exc, extra=about
+        )
+
+
+async def append(
+    submissions: SubmissionLog, view: TaskView, events: list[TaskSubmitted]
+) -> list[LogUnavailable | None]:
+    """Append the records; those the broker did not acknowledge in time are withdrawn, so that
+    none of them runs should it reach the log after all (see ``TaskView.withdraw``)."""
+    failures = await submissions.append_all(events)
+    refused = [event for event, failure in zip(events, failures, strict=True) if failure]
+    if refused:
+        try:
+            await view.withdraw(refused)
+        except (RedisError, OSError) as exc:
+            about = {"task_id": refused[0].task_id} if len(refused) == 1 else {}
+            log.warning("%d task(s) answered 503 not withdrawn: %r", len(refused), exc, extra=about)
+        # On the log too, once the broker is back: a view rebuilt from the log has them.
+        submissions.append_later(
+            [
+                TaskCancelRequested(
+                    task_id=event.task_id,
+                    requested_at=utcnow(),
+                    generation=event.generation,
+                    withdrawn=True,
+                )
+                for event in refused
+            ]
+        )
+    return failures
+
+
+async def append_one(submissions: SubmissionLog, view: TaskView, event: TaskSubmitted) -> None:
+    (failure,) = await append(submissions, view, [event])
+    if failure is not None:
+        raise failure
