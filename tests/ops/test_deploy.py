@@ -1,6 +1,8 @@
 """The Dockerfile, docker-compose.yml and deploy/k8s, checked offline: tools where they exist
 (see deploy_checks.py), the structure we rely on, and that every container runs the command
-the local stack runs (deploy/stack.py), so that the two cannot drift apart. No broker needed."""
+the local stack runs (deploy/stack.py), so that the two cannot drift apart. No broker needed.
+Longer than 300 lines: one test module for the three deploy targets, so that a command or a
+setting checked for one is checked for all."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """``make bench`` (``python -m tests.perf.bench --help``): the service against the simulator
 itself, on the same machine, with the same circuits, in one run.
 
+Longer than 300 lines: it is the bench's one command (its options, the phases in order, the
+report); each phase's own work is in a module of its own (baselines, loadgen, hostile, sweep).
+
 1. In-process baselines, before any service process runs: naive (``qasm3.loads`` and
    ``AerSimulator().run`` one circuit at a time) and best (the fastest way found to use every
    core); see ``baselines.py``.

@@ -5,6 +5,9 @@ terminal (it is woken through Redis), so the latency is the service's and the cl
 steal CPU from it. With ``poll_ms > 0`` the clients poll instead, a GET every ``poll_ms``,
 as a client unaware of the long-poll would.
 
+Longer than 300 lines: the four load shapes (light, burst, batch, closed loop) share one
+client, one recorder and one summary, and read best together.
+
 The client is aiohttp rather than httpx: on this kind of machine httpx spends about 1.1 ms of
 CPU per request, more than the API itself spends answering a GET (about 0.4 ms), so it would
 steal a large share of the two cores from the service it measures; aiohttp spends about 0.1 ms.

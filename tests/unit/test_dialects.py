@@ -2,7 +2,8 @@
 style), OpenQASM 3 (Qiskit's exporter, and what only pyqasm unrolls) read with the exact
 probabilities of the circuit written; detection; includes that never open a file; bombs
 priced exactly and refused before anything expands them; and any text at all either read or
-refused with a reason, never another exception."""
+refused with a reason, never another exception. Longer than 300 lines: the three dialects
+side by side, so that a case covered for one is visibly covered for the others."""
 
 from __future__ import annotations
 
