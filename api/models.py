@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qcexec.view.documents import TaskStatus
 from schemas.events import Depolarizing, Method, Noise, Output
 
 BELL = """OPENQASM 3.0;
@@ -115,85 +115,6 @@ class ProgramErrorDetail(BaseModel):
 class InvalidProgram(BaseModel):
     detail: str = Field(default="QASM3 code is not valid", examples=["QASM3 code is not valid"])
     errors: list[ProgramErrorDetail] = Field(description="Where and why the program was refused.")
-
-
-class TaskStatus(BaseModel):
-    """``completed`` with ``result``, ``pending`` with ``message``, or ``error`` with
-    ``message`` (a failed or cancelled task: also ``error``); extra fields sit beside them."""
-
-    status: Literal["completed", "pending", "error"] = Field(
-        description="The original service's status: pending until the task is terminal; error "
-        "for a failed or cancelled task.",
-        examples=["completed"],
-    )
-    result: dict[str, int] | None = Field(
-        default=None, description="Counts by Qiskit bit string.", examples=[{"00": 507, "11": 517}]
-    )
-    memory: list[str] | None = Field(default=None, description="Each shot's outcome, if asked.")
-    message: str | None = Field(
-        default=None,
-        description="For pending and error: what to tell a person.",
-        examples=["Task is still in progress."],
-    )
-    task_id: str | None = Field(default=None, description="The task's id.")
-    state: Literal["queued", "running", "completed", "failed", "cancelled"] | None = Field(
-        default=None,
-        description="The lifecycle: queued, then running on a processor, then one terminal state.",
-        examples=["running"],
-    )
-    shots: int | None = Field(default=None, description="Shots run.", examples=[1024])
-    seed: int | None = Field(
-        default=None, description="The simulator seed (chosen at submit if none was given)."
-    )
-    submitted_at: datetime | None = Field(default=None, description="Accepted (UTC, ISO 8601).")
-    started_at: datetime | None = Field(
-        default=None, description="A processor started it (absent if cancelled before)."
-    )
-    finished_at: datetime | None = Field(default=None, description="It reached its outcome.")
-    duration_ms: float | None = Field(default=None, description="Time spent running the task.")
-    processor: str | None = Field(default=None, description="The processor that ran it.")
-    generation: int | None = Field(
-        default=None,
-        description="Set once `qcexec replay` ran the task again: the replay's generation.",
-    )
-    error: dict[str, str] | None = Field(
-        default=None,
-        description="For failed and cancelled tasks: a code (invalid_program, limit_exceeded, "
-        "time_limit_exceeded, out_of_memory, simulation_error, worker_crashed, cancelled) and a "
-        "message.",
-        examples=[{"code": "time_limit_exceeded", "message": "time limit exceeded (300000 ms)"}],
-    )
-    dialect: Literal["openqasm2", "openqasm3", "braket"] | None = Field(
-        default=None, description="The language the program was read as."
-    )
-    method: Method | None = Field(default=None, description="The method asked, if any.")
-    noise: Noise | None = Field(default=None, description="The noise asked, if any.")
-    overrides: list[str] | None = Field(
-        default=None,
-        description="Set when a replay ran the task again with other settings: the fields it "
-        "replaced (method, noise, shots).",
-    )
-    parameters: dict[str, float] | None = Field(
-        default=None, description="One point's parameter values (a task of one point)."
-    )
-    expectation_values: list[float] | None = Field(
-        default=None, description="One point's expectation values, one per observable."
-    )
-    standard_errors: list[float] | None = Field(
-        default=None, description="Their standard errors (0 when exact)."
-    )
-    probabilities: dict[str, float] | None = Field(
-        default=None, description='Exact probabilities of the measured bits (`"probabilities"`).'
-    )
-    statevector: list[tuple[float, float]] | None = Field(
-        default=None, description='The state before the final measurements (`"statevector"`).'
-    )
-    results: list[dict[str, Any]] | None = Field(
-        default=None,
-        description="A sweep's outcome, one object per point in the order of the request: "
-        "`parameters`, `counts`, `expectation_values`, `standard_errors`, `probabilities`, "
-        "`statevector` (those asked).",
-    )
 
 
 class TaskList(BaseModel):

@@ -1,20 +1,109 @@
 """The view's documents: each event of the log as the view stores it (a :class:`ViewEntry`),
-the task's document already in the shape GET answers."""
+the task's document already in the shape GET answers. :class:`TaskStatus` is that shape, used
+both to build every document here and to describe GET's answer in the API's OpenAPI."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, Field
 
 from qcexec.view.states import PENDING_MESSAGE, Rank, State
-from schemas.events import TaskCancelRequested, TaskResult, TaskSubmitted
+from schemas.events import Method, Noise, TaskCancelRequested, TaskResult, TaskSubmitted
 
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = Rank.QUEUED, Rank.RUNNING, Rank.TERMINAL
 #: The ranks of marks (see ``store.lua``): a task cancelled, or withdrawn, up to a generation.
 RANK_CANCEL_MARK, RANK_WITHDRAWN_MARK = Rank.CANCEL_MARK, Rank.WITHDRAWN_MARK
+
+
+class TaskStatus(BaseModel):
+    """``completed`` with ``result``, ``pending`` with ``message``, or ``error`` with
+    ``message`` (a failed or cancelled task: also ``error``); extra fields sit beside them."""
+
+    status: Literal["completed", "pending", "error"] = Field(
+        description="The original service's status: pending until the task is terminal; error "
+        "for a failed or cancelled task.",
+        examples=["completed"],
+    )
+    result: dict[str, int] | None = Field(
+        default=None, description="Counts by Qiskit bit string.", examples=[{"00": 507, "11": 517}]
+    )
+    memory: list[str] | None = Field(default=None, description="Each shot's outcome, if asked.")
+    message: str | None = Field(
+        default=None,
+        description="For pending and error: what to tell a person.",
+        examples=["Task is still in progress."],
+    )
+    task_id: str | None = Field(default=None, description="The task's id.")
+    state: Literal["queued", "running", "completed", "failed", "cancelled"] | None = Field(
+        default=None,
+        description="The lifecycle: queued, then running on a processor, then one terminal state.",
+        examples=["running"],
+    )
+    shots: int | None = Field(default=None, description="Shots run.", examples=[1024])
+    seed: int | None = Field(
+        default=None, description="The simulator seed (chosen at submit if none was given)."
+    )
+    submitted_at: datetime | None = Field(default=None, description="Accepted (UTC, ISO 8601).")
+    started_at: datetime | None = Field(
+        default=None, description="A processor started it (absent if cancelled before)."
+    )
+    finished_at: datetime | None = Field(default=None, description="It reached its outcome.")
+    duration_ms: float | None = Field(default=None, description="Time spent running the task.")
+    processor: str | None = Field(default=None, description="The processor that ran it.")
+    generation: int | None = Field(
+        default=None,
+        description="Set once `qcexec replay` ran the task again: the replay's generation.",
+    )
+    error: dict[str, str] | None = Field(
+        default=None,
+        description="For failed and cancelled tasks: a code (invalid_program, limit_exceeded, "
+        "time_limit_exceeded, out_of_memory, simulation_error, worker_crashed, cancelled) and a "
+        "message.",
+        examples=[{"code": "time_limit_exceeded", "message": "time limit exceeded (300000 ms)"}],
+    )
+    dialect: Literal["openqasm2", "openqasm3", "braket"] | None = Field(
+        default=None, description="The language the program was read as."
+    )
+    method: Method | None = Field(default=None, description="The method asked, if any.")
+    noise: Noise | None = Field(default=None, description="The noise asked, if any.")
+    overrides: list[str] | None = Field(
+        default=None,
+        description="Set when a replay ran the task again with other settings: the fields it "
+        "replaced (method, noise, shots).",
+    )
+    parameters: dict[str, float] | None = Field(
+        default=None, description="One point's parameter values (a task of one point)."
+    )
+    expectation_values: list[float] | None = Field(
+        default=None, description="One point's expectation values, one per observable."
+    )
+    standard_errors: list[float] | None = Field(
+        default=None, description="Their standard errors (0 when exact)."
+    )
+    probabilities: dict[str, float] | None = Field(
+        default=None, description='Exact probabilities of the measured bits (`"probabilities"`).'
+    )
+    statevector: list[tuple[float, float]] | None = Field(
+        default=None, description='The state before the final measurements (`"statevector"`).'
+    )
+    results: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="A sweep's outcome, one object per point in the order of the request: "
+        "`parameters`, `counts`, `expectation_values`, `standard_errors`, `probabilities`, "
+        "`statevector` (those asked).",
+    )
+
+
+def _document(**fields: Any) -> bytes:
+    """A task's document as GET answers it: the fields of :class:`TaskStatus` that are set
+    (built without validation: the values come from events already validated)."""
+    unknown = fields.keys() - TaskStatus.model_fields.keys()
+    assert not unknown, f"not fields of TaskStatus: {unknown}"
+    return orjson.dumps(TaskStatus.model_construct(**fields).model_dump(exclude_none=True))
 
 
 @dataclass(frozen=True)
@@ -39,17 +128,17 @@ def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> di
         "state": state,
         "shots": event.shots,
         "seed": event.seed,
-        "submitted_at": event.submitted_at.isoformat(),
+        "submitted_at": event.submitted_at,
     }
-    doc |= {name: value.isoformat() for name, value in moments.items() if value is not None}
+    doc |= {name: value for name, value in moments.items() if value is not None}
     if event.generation:
         doc["generation"] = event.generation
     if event.dialect is not None:
         doc["dialect"] = event.dialect.value
     if event.method is not None:
-        doc["method"] = event.method.value
+        doc["method"] = event.method
     if event.noise is not None:
-        doc["noise"] = event.noise.model_dump(exclude_none=True)
+        doc["noise"] = event.noise
     if event.overrides:
         doc["overrides"] = event.overrides
     return doc
@@ -57,7 +146,7 @@ def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> di
 
 def _entry(event: TaskSubmitted | TaskResult, rank: int, doc: dict[str, Any]) -> ViewEntry:
     return ViewEntry(
-        event.task_id, rank, event.generation, orjson.dumps(doc), event.owner, event.submitted_at
+        event.task_id, rank, event.generation, _document(**doc), event.owner, event.submitted_at
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -71,8 +72,9 @@ def test_others_are_answered_while_large_programs_are_read(stack: Stack) -> None
     idle = readers_cpu(api)
 
     def big() -> int:
+        unique = f"{program}// {uuid.uuid4()}\n"  # each one read: none is a program seen before
         with httpx.Client(base_url=stack.url, timeout=120) as client:
-            status = client.post("/tasks", json={"qc": program}).status_code
+            status = client.post("/tasks", json={"qc": unique}).status_code
         with lock:
             finished.append(("big", time.monotonic()))
         return status

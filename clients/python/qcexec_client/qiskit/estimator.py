@@ -17,7 +17,7 @@ from qcexec_client.client import Client
 from qcexec_client.errors import Refused
 from qcexec_client.models import Task
 from qcexec_client.qiskit import wire
-from qcexec_client.qiskit.job import QcexecJob, submit_all
+from qcexec_client.qiskit.job import OnTheService, QcexecJob, submit_all
 from qcexec_client.qiskit.limits import too_large
 
 _PAULI = re.compile(r"^[IXYZ]+$")
@@ -40,7 +40,7 @@ def _observables(pub: EstimatorPub) -> list[dict[str, float]]:
     return flat
 
 
-class Estimator(BaseEstimatorV2):
+class Estimator(OnTheService, BaseEstimatorV2):
     """EstimatorV2 over the qcexec service at ``url`` (default QCEXEC_URL).
 
     ``default_precision`` 0 gives exact expectation values (the service's ``"shots": 0``); a
@@ -59,13 +59,8 @@ class Estimator(BaseEstimatorV2):
         method: str | None = None,
         noise: Mapping[str, Any] | None = None,
     ) -> None:
-        self.client = client or Client(url, api_key)
-        #: Aer's method and the noise every task runs with (``{"device": "fake_sherbrooke"}``
-        #: or a model's parts; see GET /devices); None: the service's defaults, noiseless.
-        self.simulation = {"method": method, "noise": noise}
+        OnTheService.__init__(self, url, api_key, seed, client, timeout, method, noise)
         self.default_precision = default_precision
-        self.seed = seed
-        self.timeout = timeout
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> QcexecJob:
         precision = self.default_precision if precision is None else precision

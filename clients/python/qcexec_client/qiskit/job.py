@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
@@ -17,6 +17,28 @@ from qcexec_client.models import Task
 
 #: Builds one PUB's result from its task's answer (None for a PUB that needed no task).
 Build = Callable[[Task | None], Any]
+
+
+class OnTheService:
+    """What both primitives hold: the client, the seed, how long ``result()`` waits, and the
+    simulation every task runs with: Aer's ``method`` and the ``noise`` (``{"device":
+    "fake_sherbrooke"}`` or a model's parts; see GET /devices); None: the service's defaults,
+    noiseless."""
+
+    def __init__(
+        self,
+        url: str | None,
+        api_key: str | None,
+        seed: int | None,
+        client: Client | None,
+        timeout: float | None,
+        method: str | None,
+        noise: Mapping[str, Any] | None,
+    ) -> None:
+        self.client = client or Client(url, api_key)
+        self.seed = seed
+        self.timeout = timeout
+        self.simulation = {"method": method, "noise": noise}
 
 
 def submit_all(

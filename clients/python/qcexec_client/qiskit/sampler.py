@@ -15,11 +15,11 @@ from qcexec_client.client import Client
 from qcexec_client.errors import Refused
 from qcexec_client.models import Task
 from qcexec_client.qiskit import wire
-from qcexec_client.qiskit.job import QcexecJob, submit_all
+from qcexec_client.qiskit.job import OnTheService, QcexecJob, submit_all
 from qcexec_client.qiskit.limits import too_large
 
 
-class Sampler(BaseSamplerV2):
+class Sampler(OnTheService, BaseSamplerV2):
     """SamplerV2 over the qcexec service at ``url`` (default QCEXEC_URL).
 
     ``default_shots`` for PUBs and runs that give none; ``seed`` makes the service's samples
@@ -38,13 +38,8 @@ class Sampler(BaseSamplerV2):
         method: str | None = None,
         noise: Mapping[str, Any] | None = None,
     ) -> None:
-        self.client = client or Client(url, api_key)
-        #: Aer's method and the noise every task runs with (``{"device": "fake_sherbrooke"}``
-        #: or a model's parts; see GET /devices); None: the service's defaults, noiseless.
-        self.simulation = {"method": method, "noise": noise}
+        OnTheService.__init__(self, url, api_key, seed, client, timeout, method, noise)
         self.default_shots = default_shots
-        self.seed = seed
-        self.timeout = timeout
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> QcexecJob:
         shots = self.default_shots if shots is None else shots
