@@ -6,6 +6,8 @@ sampling noise otherwise. Then a VQE for H2 whose every energy goes through the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from qcexec_client.qiskit import Estimator, PubRefused
@@ -34,8 +36,10 @@ PSI1, PSI2 = real_amplitudes(2, reps=2), real_amplitudes(2, reps=3)
 
 
 @pytest.fixture(scope="module")
-def estimator(stack: Stack) -> Estimator:
-    return Estimator(stack.url, seed=SEED)
+def estimator(stack: Stack) -> Iterator[Estimator]:
+    made = Estimator(stack.url, seed=SEED)
+    yield made
+    made.client.close()
 
 
 def exact(estimator: Estimator, pubs: list) -> list:

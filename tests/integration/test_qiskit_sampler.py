@@ -6,6 +6,8 @@ invalid PUBs; and one task per PUB."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from qcexec_client.qiskit import PubRefused, Sampler
@@ -22,8 +24,10 @@ SHOTS = 4000
 
 
 @pytest.fixture(scope="module")
-def sampler(stack: Stack) -> Sampler:
-    return Sampler(stack.url, default_shots=SHOTS, seed=SEED)
+def sampler(stack: Stack) -> Iterator[Sampler]:
+    made = Sampler(stack.url, default_shots=SHOTS, seed=SEED)
+    yield made
+    made.client.close()
 
 
 def bell() -> QuantumCircuit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,9 @@ class Client:
         self._http = httpx.Client(
             base_url=base, headers=headers, timeout=timeout, transport=transport
         )
+        # A client dropped without close() (a primitive's, say) still closes its connections
+        # when it is collected, rather than leaving their sockets to the garbage collector.
+        self._closer = weakref.finalize(self, self._http.close)
 
     def __enter__(self) -> Client:
         return self
@@ -44,7 +48,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self._closer()
 
     def _send(self, call: Call) -> Any:
         for attempt in Retrying(**self.retry.arguments(call)):
