@@ -22,6 +22,7 @@ import uuid
 import aiohttp
 import orjson
 
+from tests.helpers import BELL
 from tests.hostile import big_program, gate_bomb, loop_bomb
 from tests.perf.loadgen import JSON, percentiles
 
@@ -31,10 +32,6 @@ BOMBS = {
     "loop_1e9": loop_bomb(10**9),
     "qubits_1e8": 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[100000000] q;\n',
 }
-BELL = (
-    'OPENQASM 3.0;\ninclude "stdgates.inc";\nbit[2] c;\nqubit[2] q;\nh q[0];\ncx q[0], q[1];\n'
-    "c = measure q;\n"
-)
 
 
 def in_process(repeat: int = 3) -> dict[str, float]:

@@ -20,16 +20,7 @@ from qiskit_aer import AerSimulator
 
 from processor.simulate import prepare
 from programs.front import parse_program
-
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-bit[2] c;
-qubit[2] q;
-h q[0];
-cx q[0], q[1];
-c[0] = measure q[0];
-c[1] = measure q[1];
-"""
+from tests.helpers import BELL
 
 #: Tasks per phase of a full run (``--scale`` multiplies them): in-process baselines, light
 #: load (one task at a time), burst (ingest and saturated throughput), closed loop (latency at
