@@ -9,9 +9,9 @@ from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
 
 from processor.backends import backend, for_device
-from processor.workloads import point_results, succeeded
+from processor.workloads import point_results, sweep_counts
 from programs.errors import ProgramError
-from programs.front import Program, check_method, read_program
+from programs.front import Program, check_method, measures_at_end, read_program
 from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
 from schemas.events import Dialect, Method, Noise, Output, PointResult
@@ -116,6 +116,9 @@ def run_program(
         raise ProgramError("the circuit measures nothing, so it has no counts")
     if Output.PROBABILITIES in exact and not circuit.num_clbits:
         raise ProgramError("probabilities are of the measured bits: the circuit measures nothing")
+    if (observables or exact) and not measures_at_end(circuit):
+        what = "observables" if observables else ", ".join(sorted(exact))
+        raise ProgramError(f"{what} need a circuit whose measurements all come at the end")
     check_method(circuit, method, limits.max_operations)
     _check_inputs(circuit, parameters)
     simulate_start = time.time_ns()
@@ -139,9 +142,9 @@ def run_program(
         )
         outcome: Outcome = results[0].counts or {}, shots_memory, program.dialect, results
     else:
-        job = chosen.simulator.run(runnable, shots=shots, seed_simulator=seed, memory=memory)
-        result = succeeded(job.result())
-        shots_memory = list(result.get_memory()) if memory else None
-        outcome = dict(result.get_counts()), shots_memory, program.dialect, None
+        ((counts, shots_memory),) = sweep_counts(
+            runnable, chosen.simulator, shots, seed, [{}], memory
+        )
+        outcome = counts, shots_memory, program.dialect, None
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}

@@ -110,16 +110,21 @@ def _keyed(probabilities: np.ndarray, qubits: list[int], bits: list[int | None],
 
 
 def exact_outputs(
-    runnable: QuantumCircuit, backend: AerSimulator, outputs: set[Output], points: list[Point]
+    runnable: QuantumCircuit,
+    unmeasured: QuantumCircuit,
+    backend: AerSimulator,
+    outputs: set[Output],
+    points: list[Point],
 ) -> list[dict]:
     """Each point's exact probabilities of the measured bits and its state before the final
-    measurements, from one run with all the bindings (Aer's save instructions)."""
+    measurements (``unmeasured``: the circuit without them), from one run with all the
+    bindings (Aer's save instructions)."""
     bits = _measured(runnable)
     header = {
         "creg_sizes": [[register.name, register.size] for register in runnable.cregs],
         "memory_slots": runnable.num_clbits,
     }
-    circuit = runnable.remove_final_measurements(inplace=False)
+    circuit = unmeasured.copy()
     qubits = sorted({qubit for qubit in bits if qubit is not None})
     if Output.PROBABILITIES in outputs:
         circuit.save_probabilities(qubits, label="probabilities")
@@ -150,16 +155,15 @@ def _precision(shots: int) -> float:
 
 def expectation_values(
     runnable: QuantumCircuit,
+    circuit: QuantumCircuit,
     backend: Backend,
     observables: list[dict[str, float]],
     points: list[Point],
     shots: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Expectation values and standard errors, shaped (points, observables)."""
-    circuit = runnable.remove_final_measurements(inplace=False)
-    if any(i.operation.name == "measure" for i in circuit.data):
-        raise ProgramError("observables need a circuit whose measurements all come at the end")
+    """Expectation values and standard errors, shaped (points, observables), of ``circuit``
+    (``runnable`` without its final measurements)."""
     operators = np.empty((1, len(observables)), dtype=object)
     for index, terms in enumerate(observables):
         operator = SparsePauliOp.from_list(list(terms.items()))
@@ -212,11 +216,18 @@ def point_results(
     if Output.COUNTS in outputs and shots and runnable.num_clbits:
         samples = list(sweep_counts(runnable, backend.simulator, shots, seed, swept, memory))
     exact: list[dict] = [{}] * len(swept)
-    if outputs & {Output.PROBABILITIES, Output.STATEVECTOR}:
-        exact = exact_outputs(runnable, backend.exact, outputs, swept)
     evs = stds = None
-    if observables:
-        evs, stds = expectation_values(runnable, backend, observables, swept, shots, seed)
+    wants_exact = bool(outputs & {Output.PROBABILITIES, Output.STATEVECTOR})
+    if wants_exact or observables:
+        # The state before the final measurements (the caller checked that they all come at
+        # the end), once for the exact outputs and the observables.
+        unmeasured = runnable.remove_final_measurements(inplace=False)
+        if wants_exact:
+            exact = exact_outputs(runnable, unmeasured, backend.exact, outputs, swept)
+        if observables:
+            evs, stds = expectation_values(
+                runnable, unmeasured, backend, observables, swept, shots, seed
+            )
     results = [
         PointResult(
             parameters=point or None,

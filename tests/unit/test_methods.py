@@ -109,3 +109,19 @@ def test_a_record_naming_no_device_fails_with_the_reason() -> None:
     text = HEADER + "h q[0];\nc = measure q;"
     with pytest.raises(ProgramError, match="no device snapshot named 'fake_nowhere'"):
         run_program(text, 10, 1, GENEROUS, 1024, noise=Noise(device="fake_nowhere"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"observables": [{"ZZ": 1.0}]}, "observables need"),
+        ({"outputs": ["probabilities"]}, "probabilities need"),
+    ],
+)
+def test_a_record_asking_the_state_of_a_circuit_measured_midway_fails(fields, words) -> None:
+    """Records that reached the log past the API's checks: exact outputs and observables are
+    of the state before the final measurements, which a mid-circuit measurement leaves
+    undefined."""
+    text = HEADER + "c[0] = measure q[0];\nx q[0];\nc[1] = measure q[1];"
+    with pytest.raises(ProgramError, match=words):
+        run_program(text, 10, 1, GENEROUS, 1024, **fields)
