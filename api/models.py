@@ -45,6 +45,11 @@ class NoiseRequest(Noise):
 
 
 class TaskRequest(BaseModel):
+    """A submission. Every number in it is finite: JSON's ``NaN`` and ``Infinity`` (which
+    Python's ``json`` writes) are refused with a 422, like any other invalid value."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
     qc: str = Field(
         description="An OpenQASM 2 or 3 program (Braket's OpenQASM 3 too).", examples=[BELL]
     )

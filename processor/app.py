@@ -14,7 +14,7 @@ from faust.types import EventT
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from processor import observe
+from processor import deadletters, observe
 from processor.consumer import use_safe_commits
 from processor.execute import Cancellations, execute
 from processor.pool import SimulationPool
@@ -23,19 +23,15 @@ from qcexec.settings import Settings
 from qcexec.view import TaskView
 from schemas.events import (
     RECORD_OVERHEAD,
-    DeadLetter,
     Event,
     TaskCancelRequested,
     TaskError,
     TaskResult,
     TaskSubmitted,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
 
-#: The most of an undecodable record's value a dead letter carries.
-DEAD_LETTER_VALUE_CHARS = 64 * 1024
 #: How often the event loop beats the liveness heartbeat and updates the consumer lag.
 HEARTBEAT_S = 1.0
 
@@ -86,17 +82,17 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
 
             await retry.call(send, what=f"publish to {topic_name}", log=log)
 
-    async def publish_result(task: TaskSubmitted, result: TaskResult) -> None:
+    async def publish_result(task_id: str, result: TaskResult) -> None:
         """The task's outcome on the log, whatever it is: one that does not fit in a record
         (or that the broker refuses as too large) becomes a ``limit_exceeded`` failure."""
-        key = task.task_id.encode()
+        key = task_id.encode()
         result, value = fitted(result, settings.qc_max_record_bytes)
         try:
             await publish(results, key, result, value)
         except MessageSizeTooLargeError as exc:
             await publish(results, key, _failed(result, f"the broker refused the result: {exc}"))
         except Exception as exc:  # permanent: logged with the task, the partition moves on
-            log.error("task %s: result not published: %r", task.task_id, exc, extra=_about(task))
+            log.error("task %s: result not published: %r", task_id, exc, extra={"task_id": task_id})
 
     async def handle(event: EventT) -> None:
         message = event.message
@@ -113,16 +109,20 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
             )
             metrics.processor_tasks.labels("dead_letter").inc()
             try:
-                await publish(dead_letter, message.key, _dead_letter(message, str(exc)))
+                await publish(dead_letter, message.key, deadletters.dead_letter(message, str(exc)))
             except Exception as error:  # permanent: logged, the partition moves on
                 log.error("dead letter not published: %r", error)
+            # Its task still ends: no 202 is left pending, whatever reached the log.
+            failed = deadletters.invalid_record_result(message, str(exc), name)
+            if failed is not None:
+                await publish_result(failed.task_id, failed)
             return
         with metrics.processor_in_flight.track_inprogress():
             result = await execute(task, pool, name, view, cancellations)
         observe.count_outcome(task, result)
         if result is not None:
             log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
-            await publish_result(task, result)
+            await publish_result(task.task_id, result)
 
     @app.agent(submitted, concurrency=settings.agent_concurrency)
     async def run_tasks(stream: faust.StreamT) -> None:
@@ -191,17 +191,3 @@ def fitted(result: TaskResult, max_record_bytes: int) -> tuple[TaskResult, bytes
         "(QC_MAX_RECORD_BYTES): ask for fewer shots, or no memory",
     )
     return failed, failed.encode()
-
-
-def _dead_letter(message: faust.types.Message, reason: str) -> DeadLetter:
-    key = message.key
-    value = message.value if isinstance(message.value, bytes) else b""
-    return DeadLetter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=key.decode(errors="replace") if isinstance(key, bytes) else None,
-        value=value[:DEAD_LETTER_VALUE_CHARS].decode(errors="replace"),
-        reason=reason,
-        failed_at=utcnow(),
-    )

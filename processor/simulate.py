@@ -14,6 +14,7 @@ from programs.errors import ProgramError
 from programs.front import Program, check_method, measures_at_end, read_program
 from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
+from programs.numbers import check_bound_finite
 from schemas.events import Dialect, Method, Noise, Output, PointResult
 
 
@@ -121,6 +122,7 @@ def run_program(
         raise ProgramError(f"{what} need a circuit whose measurements all come at the end")
     check_method(circuit, method, limits.max_operations)
     _check_inputs(circuit, parameters)
+    check_bound_finite(circuit, parameters or ())
     simulate_start = time.time_ns()
     noise_json = noise.model_dump_json() if noise is not None else None
     chosen = backend(method, noise_json, max_memory_mb, threads)

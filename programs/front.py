@@ -19,6 +19,7 @@ from programs.errors import ProgramError
 from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_operations, check_qubits, check_size
 from programs.methods import GATES, is_clifford_angle, unsupported
+from programs.numbers import check_finite, check_literals
 from schemas.events import Dialect, Method
 
 
@@ -103,6 +104,7 @@ def read_program(text: str, limits: Limits, fast_only: bool = False) -> Program 
     :class:`ProgramError` (``invalid_program`` or ``limit_exceeded``) saying where and why.
     With ``fast_only``, None when only the reference path could read it."""
     check_size(text, limits)
+    check_literals(text)
     dialect = detect(text)
     try:
         circuit = _fast(text, dialect, limits)
@@ -116,6 +118,7 @@ def read_program(text: str, limits: Limits, fast_only: bool = False) -> Program 
     check_distinct_qubits(circuit)
     operations = cost.circuit_cost(circuit)
     check_operations(operations, limits)
+    check_finite(circuit)
     return Program(circuit, dialect, operations)
 
 

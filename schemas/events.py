@@ -29,6 +29,8 @@ ErrorCode = Literal[
     "simulation_error",
     "worker_crashed",
     "cancelled",
+    #: The submission's record could not be decoded (it went to the dead-letter topic).
+    "invalid_record",
 ]
 
 
@@ -69,7 +71,10 @@ class Event(BaseModel):
 
 
 class TaskSubmitted(Event):
-    """An accepted submission, on ``qc.submitted``, keyed by ``task_id``."""
+    """An accepted submission, on ``qc.submitted``, keyed by ``task_id``. Its numbers are
+    finite (JSON has no NaN or infinity: a record holding one could not be decoded)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     event: Literal["qc.submitted"] = "qc.submitted"
     version: Literal[1] = 1

@@ -44,7 +44,7 @@ class Output(StrEnum):
 class Depolarizing(BaseModel):
     """Depolarizing errors after every gate, by the number of qubits it acts on."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     one_qubit: float = Field(default=0.0, ge=0, le=1, description="After each 1-qubit gate.")
     two_qubit: float = Field(default=0.0, ge=0, le=1, description="After each 2-qubit gate.")
@@ -53,7 +53,7 @@ class Depolarizing(BaseModel):
 class Noise(BaseModel):
     """A noise model: given by its parts, or the calibrated noise of a device snapshot."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     depolarizing: Depolarizing | None = Field(
         default=None, description="Depolarizing error after every gate."

@@ -61,8 +61,8 @@ class TaskStatus(BaseModel):
     error: dict[str, str] | None = Field(
         default=None,
         description="For failed and cancelled tasks: a code (invalid_program, limit_exceeded, "
-        "time_limit_exceeded, out_of_memory, simulation_error, worker_crashed, cancelled) and a "
-        "message.",
+        "time_limit_exceeded, out_of_memory, simulation_error, worker_crashed, cancelled, "
+        "invalid_record) and a message.",
         examples=[{"code": "time_limit_exceeded", "message": "time limit exceeded (300000 ms)"}],
     )
     dialect: Literal["openqasm2", "openqasm3", "braket"] | None = Field(

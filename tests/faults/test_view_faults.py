@@ -4,7 +4,9 @@ records go to the dead-letter topic without blocking anything (§5.3)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import orjson
 from aiokafka import AIOKafkaProducer
 
 from tests.helpers import (
@@ -73,3 +75,38 @@ def test_undecodable_records_go_to_dead_letter_and_work_goes_on(stack: Stack) ->
     keys = {record.key for record in dead}
     assert keys == {f"bad{i}".encode() for i in range(len(garbage))}
     assert all(b'"reason"' in record.value for record in dead)
+
+
+def test_an_undecodable_record_keyed_by_a_task_id_still_ends_its_task(stack: Stack) -> None:
+    """A record that reached the log but cannot be decoded (a ``null`` where a number must be:
+    what a NaN became when the API still accepted one) is dead-lettered, and its task ends
+    ``failed`` with ``invalid_record`` and the reason, visible to its owner: never pending."""
+    task_id = str(uuid.uuid4())
+    value = orjson.dumps(
+        {
+            "event": "qc.submitted",
+            "task_id": task_id,
+            "qasm": BELL,
+            "parameters": [{"theta": None}],
+            "shots": 10,
+            "seed": 3,
+            "submitted_at": "2026-01-01T00:00:00+00:00",
+            "generation": 0,
+        }
+    )
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(stack.topics.submitted, value, key=task_id.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    stack.wait_visible(task_id)
+    document = stack.wait_terminal(task_id, timeout=60)
+    assert document["state"] == "failed"
+    assert document["error"]["code"] == "invalid_record"
+    assert "parameters" in document["error"]["message"]
+    assert document["seed"] == 3
