@@ -50,6 +50,8 @@ async def submission(
         submitted_at=utcnow(),
         memory=body.memory,
         owner=owner,
+        qubits=checked.qubits,
+        operations=checked.operations,
     )
 
 

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+from typing import Any, cast
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import MessageSizeTooLargeError
 from faust.types import EventT
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from processor import deadletters, observe
-from processor.consumer import use_safe_commits
-from processor.execute import Cancellations, execute
+from processor.consumer import Consumer, use_safe_commits
+from processor.control import ControlTable
+from processor.execute import execute
 from processor.pool import SimulationPool
+from processor.scheduler import Entry, Scheduler
 from qcexec import metrics, retry, telemetry
 from qcexec.settings import Settings
 from qcexec.view import TaskView
 from schemas.events import (
     RECORD_OVERHEAD,
     Event,
-    TaskCancelRequested,
     TaskError,
     TaskResult,
     TaskSubmitted,
@@ -57,10 +59,11 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     )
     use_safe_commits(app)  # never a commit past a task still running
     submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
-    results = app.topic(topics.results, key_type=bytes, value_type=bytes)
+    results_topic = app.topic(topics.results, key_type=bytes, value_type=bytes)
     dead_letter = app.topic(topics.dead_letter, key_type=bytes, value_type=bytes)
     name = f"{socket.gethostname()}:{os.getpid()}"
-    cancellations = Cancellations()
+    control = ControlTable(settings.kafka_bootstrap_servers, topics.cancellations)
+    acking: faust.StreamT
 
     async def publish(
         topic: faust.TopicT, key: bytes | None, event: Event, value: bytes | None = None
@@ -88,81 +91,134 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         key = task_id.encode()
         result, value = fitted(result, settings.qc_max_record_bytes)
         try:
-            await publish(results, key, result, value)
+            await publish(results_topic, key, result, value)
         except MessageSizeTooLargeError as exc:
-            await publish(results, key, _failed(result, f"the broker refused the result: {exc}"))
+            await publish(
+                results_topic, key, _failed(result, f"the broker refused the result: {exc}")
+            )
         except Exception as exc:  # permanent: logged with the task, the partition moves on
             log.error("task %s: result not published: %r", task_id, exc, extra={"task_id": task_id})
 
-    async def handle(event: EventT) -> None:
-        message = event.message
-        try:
-            task = TaskSubmitted.decode(message.value or b"")
-        except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
-            log.warning(
-                "undecodable record %s[%d]@%d sent to %s: %s",
-                message.topic,
-                message.partition,
-                message.offset,
-                topics.dead_letter,
-                exc,
-            )
-            metrics.processor_tasks.labels("dead_letter").inc()
+    async def publish_results(results: list[TaskResult]) -> None:
+        """Every result of a job sent, then one wait for all their acknowledgements; a result
+        the broker did not take goes again alone (retried, or failed as too large)."""
+        sent: list[tuple[TaskResult, Any]] = []
+        for result in results:
+            fitting, value = fitted(result, settings.qc_max_record_bytes)
+            headers = fitting.headers(telemetry.trace_headers())
             try:
-                await publish(dead_letter, message.key, deadletters.dead_letter(message, str(exc)))
-            except Exception as error:  # permanent: logged, the partition moves on
-                log.error("dead letter not published: %r", error)
-            # Its task still ends: no 202 is left pending, whatever reached the log.
-            failed = deadletters.invalid_record_result(message, str(exc), name)
-            if failed is not None:
-                await publish_result(failed.task_id, failed)
-            return
-        with metrics.processor_in_flight.track_inprogress():
-            result = await execute(task, pool, name, view, cancellations)
-        observe.count_outcome(task, result)
-        if result is not None:
-            log.info("task %s %s in %.1f ms", task.task_id, result.status, result.duration_ms)
-            await publish_result(task.task_id, result)
+                pending: Any = await results_topic.send(
+                    key=result.task_id.encode(), value=value, headers=headers
+                )
+            except Exception as exc:  # not even queued: sent again alone below
+                sent.append((result, exc))
+                continue
+            sent.append((result, pending))
+        waited = await asyncio.gather(
+            *(pending for _, pending in sent if isinstance(pending, asyncio.Future)),
+            return_exceptions=True,
+        )
+        outcomes = iter(waited)
+        for result, pending in sent:
+            outcome = next(outcomes) if isinstance(pending, asyncio.Future) else pending
+            if isinstance(outcome, BaseException):
+                await publish_result(result.task_id, result)
 
-    @app.agent(submitted, concurrency=settings.agent_concurrency)
-    async def run_tasks(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            # The task's trace goes on from the API's record (its traceparent header).
-            with observe.processing(event.message):
-                await handle(event)
+    async def dead_letter_record(event: EventT, exc: Exception) -> None:
+        message = event.message
+        log.warning(
+            "undecodable record %s[%d]@%d sent to %s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            topics.dead_letter,
+            exc,
+        )
+        metrics.processor_tasks.labels("dead_letter").inc()
+        try:
+            await publish(dead_letter, message.key, deadletters.dead_letter(message, str(exc)))
+        except Exception as error:  # permanent: logged, the partition moves on
+            log.error("dead letter not published: %r", error)
+        # Its task still ends: no 202 is left pending, whatever reached the log.
+        failed = deadletters.invalid_record_result(message, str(exc), name)
+        if failed is not None:
+            await publish_result(failed.task_id, failed)
+
+    async def run_job(job: list[Entry]) -> None:
+        """A job of the scheduler: its tasks run, their results on the log, their records
+        acknowledged (only now may a commit pass them)."""
+        # The first task's trace goes on from the API's record (its traceparent header).
+        with (
+            observe.processing(job[0].event.message),
+            metrics.processor_in_flight.track_inprogress(),
+        ):
+            results = await execute([entry.task for entry in job], pool, name, view, control)
+            published: list[TaskResult] = []
+            for entry, result in zip(job, results, strict=True):
+                observe.count_outcome(entry.task, result)
+                if result is not None:
+                    log.info(
+                        "task %s %s in %.1f ms",
+                        entry.task.task_id,
+                        result.status,
+                        result.duration_ms,
+                        extra=_about(entry.task),
+                    )
+                    published.append(result)
+            await publish_results(published)
+        for entry in job:
+            await acking.ack(entry.event)
+
+    scheduler = Scheduler(
+        run_job,
+        workers=pool.workers,
+        lookahead=settings.processor_lookahead,
+        batch_max=settings.processor_batch_max,
+        heavy_work=settings.processor_heavy_work,
+        heavy_slots=settings.heavy_slots,
+        half_life_s=settings.processor_fair_half_life_s,
+        before_start=control.catch_up,
+    )
+    scheduler.stale = lambda entry: entry.event.message.generation_id != app.consumer_generation_id
+    app.scheduler = scheduler  # type: ignore[attr-defined]
+
+    @app.agent(submitted, concurrency=1)
+    async def take_tasks(stream: faust.StreamT) -> None:
+        """Records into the scheduler's look-ahead, unacknowledged until their task ends."""
+        nonlocal acking
+        acking = cast(Any, stream).noack()  # manual acknowledgements (not in StreamT)
+        consumer = cast(Consumer, app.consumer)
+        consumer.give_back = scheduler.give_back
+        consumer.running = scheduler.running_events
+        async for event in acking.events():
+            try:
+                task = TaskSubmitted.decode(event.message.value or b"")
+            except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
+                await dead_letter_record(event, exc)
+                await acking.ack(event)
+                continue
+            await scheduler.put(scheduler.entry(event, task))
+
+    @app.task
+    async def schedule() -> None:
+        await scheduler.run()
+
+    @app.task
+    async def read_control() -> None:
+        """Every processor reads every cancellation: the table of what must not run, and
+        the tasks to stop wherever they run."""
+        await control.run()
+
+    async def on_assigned(sender: object, *args: object, **kwargs: Any) -> None:
+        control.rebalanced()
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
     @app.timer(interval=HEARTBEAT_S)
     async def heartbeat() -> None:
         """The liveness signal (/healthz) and the consumer lag, from the event loop."""
         metrics.HEARTBEAT.beat()
         metrics.set_lag(metrics.processor_lag, await observe.processor_lags(app))
-
-    @app.task
-    async def stop_cancelled_tasks() -> None:
-        """Every processor reads every cancellation: the task may be running anywhere."""
-        consumer = AIOKafkaConsumer(
-            topics.cancellations,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=None,  # no group: every partition, in every processor
-            auto_offset_reset="latest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            async for record in consumer:
-                try:
-                    request = TaskCancelRequested.decode(record.value)
-                except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
-                    log.warning("skipping undecodable cancellation: %s", exc)
-                    continue
-                if cancellations.cancel(request.task_id):
-                    log.info(
-                        "task %s: cancelled while running",
-                        request.task_id,
-                        extra={"task_id": request.task_id},
-                    )
-        finally:
-            await consumer.stop()
 
     return app
 

@@ -18,6 +18,8 @@ offsets) is left as it is.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka
@@ -25,6 +27,11 @@ from faust.types import TP
 
 
 class Consumer(aiokafka.Consumer):
+    #: Set by the processor's scheduler: takes the records it holds but has not started out
+    #: of its look-ahead, and says which records are running.
+    give_back: Callable[[], object] | None = None
+    running: Callable[[], Iterable[Any]] | None = None
+
     def lowest_in_flight(self, tp: TP) -> int | None:
         """The lowest offset of ``tp`` that a stream took and has not acknowledged yet."""
         offsets = [
@@ -48,6 +55,26 @@ class Consumer(aiokafka.Consumer):
             return super()._new_offset(tp)
         finally:
             self._acked[tp] = sorted(self._acked[tp] + later)
+
+    async def wait_empty(self) -> None:
+        """Before a rebalance (and at shutdown) Faust waits for every record a stream took to
+        be acknowledged; the scheduler's look-ahead holds hundreds, so only the records
+        running are waited for. The others are given back: they stay unacknowledged while
+        the last commit is made (so it stops below them), then are forgotten, to be read
+        again from the committed offset by the partition's owner."""
+        if self.give_back is None or self.running is None:
+            return await super().wait_empty()
+        self.give_back()
+        while not self.should_stop:
+            running = [event.message for event in self.running()]
+            if not any(not message.acked for message in running):
+                break
+            await asyncio.sleep(0.05)
+        await self.commit_and_end_transactions()
+        for message in list(self._unacked_messages):
+            if not message.acked:
+                self._unacked_messages.discard(message)
+        return None
 
 
 class Transport(aiokafka.Transport):

@@ -1,115 +1,117 @@
-"""One submission in, one terminal result out: the error and cancellation policy of the
-processor."""
+"""A job of the scheduler in, one terminal result per task out: the error and cancellation
+policy of the processor.
+
+A job is one heavy task, or a batch of small ones that share one hop to a worker. What must
+not run is decided by the log's control table (:mod:`processor.control`); the view is then
+claimed for the rest in one script call (it marks them running, and answers ``done`` for a
+redelivered record whose outcome is already known).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from redis.exceptions import RedisError
 
+from processor.control import ControlTable
 from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
+from processor.simulate import Outcome
 from programs.errors import ProgramError
 from qcexec.view import Claim, TaskView, running_entry
-from schemas.events import TaskError, TaskResult, TaskSubmitted, utcnow
+from schemas.events import ErrorCode, TaskError, TaskResult, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)
 
 #: A worker that dies may have been killed for reasons of its own (the machine's memory);
 #: a program that kills it this many times in a row fails.
 CRASH_ATTEMPTS = 2
-#: Why a task ends ``cancelled`` without running, by what the view said when it was claimed.
+#: Why a task ends ``cancelled`` without running, by what stopped it.
 NOT_RUN = {
     Claim.CANCELLED: "cancelled before it started",
     Claim.WITHDRAWN: "not accepted: the API answered 503 before the log acknowledged it",
 }
 
 
-class Cancellations:
-    """The tasks this processor is running, so that a cancellation can reach them."""
-
-    def __init__(self) -> None:
-        self._running: dict[str, asyncio.Event] = {}
-
-    @contextlib.contextmanager
-    def running(self, task_id: str) -> Iterator[asyncio.Event]:
-        event = self._running.setdefault(task_id, asyncio.Event())
-        try:
-            yield event
-        finally:
-            self._running.pop(task_id, None)
-
-    def cancel(self, task_id: str) -> bool:
-        """Stop the task if it runs here; returns whether it did."""
-        event = self._running.get(task_id)
-        if event is None:
-            return False
-        event.set()
-        return True
-
-
-async def _claim(view: TaskView, task: TaskSubmitted, started_at: datetime, name: str) -> Claim:
-    """Mark the task running in the view; ``run``, ``done``, or a key of :data:`NOT_RUN`.
-    Without Redis the task runs anyway: the view is a convenience here, the log is what
-    counts."""
+async def _claims(
+    view: TaskView, tasks: list[TaskSubmitted], started_at: datetime, name: str
+) -> list[Claim]:
+    """Mark the tasks running in the view, in one call. Without Redis they run anyway: the
+    view is a convenience here, the log is what counts."""
     try:
-        return await view.claim(running_entry(task, started_at, name))
+        return await view.claim_many([running_entry(task, started_at, name) for task in tasks])
     except (RedisError, OSError) as exc:
-        log.warning("task %s: could not mark it running: %r", task.task_id, exc)
+        log.warning("%d task(s): could not mark them running: %r", len(tasks), exc)
+        return [Claim.RUN] * len(tasks)
+
+
+def _decided(control: ControlTable, task: TaskSubmitted) -> Claim:
+    """What the log's control table says of the task: cancelled, withdrawn, or run."""
+    mark = control.stops(task.task_id, task.generation)
+    if mark is None:
         return Claim.RUN
+    return Claim.WITHDRAWN if mark.withdrawn else Claim.CANCELLED
 
 
-async def execute(
+async def _run_one(
+    task: TaskSubmitted, pool: SimulationPool, control: ControlTable
+) -> Outcome | TaskError:
+    """One task alone on a worker, stoppable by its cancellation, retried once if its worker
+    died."""
+    error = TaskError(code="worker_crashed", message="not run")
+    with control.running.running(task.task_id) as cancel:
+        for attempt in range(1, CRASH_ATTEMPTS + 1):
+            try:
+                return await pool.run(task, cancel)
+            except ProgramError as exc:
+                return TaskError(code=exc.code, message=str(exc))
+            except TaskCancelled as exc:
+                return TaskError(code="cancelled", message=str(exc))
+            except WorkerCrashed as exc:
+                log.warning("task %s: %s (attempt %d)", task.task_id, exc, attempt)
+                error = TaskError(code="worker_crashed", message=str(exc))
+            except Exception as exc:  # the simulator's own errors are the program's outcome
+                log.warning("task %s: simulation error: %r", task.task_id, exc)
+                return TaskError(code="simulation_error", message=str(exc) or type(exc).__name__)
+    return error
+
+
+async def _run_batch(
+    tasks: list[TaskSubmitted], pool: SimulationPool, control: ControlTable
+) -> list[Outcome | TaskError]:
+    """Small tasks in one hop; if that hop fails as a whole (its worker died, or the time
+    limit passed), each task runs alone to get an outcome of its own."""
+    try:
+        answers = await pool.run_many(tasks)
+    except (WorkerCrashed, ProgramError) as exc:
+        log.warning("a batch of %d tasks failed as a whole (%s): each runs alone", len(tasks), exc)
+        return [await _run_one(task, pool, control) for task in tasks]
+    out: list[Outcome | TaskError] = []
+    for outcome, detail in answers:
+        if outcome is not None:
+            out.append(outcome)
+        else:
+            code, message = cast(tuple[ErrorCode, str], detail)
+            out.append(TaskError(code=code, message=message))
+    return out
+
+
+def _result(
     task: TaskSubmitted,
-    pool: SimulationPool,
+    outcome: Outcome | TaskError,
     processor: str,
-    view: TaskView,
-    cancellations: Cancellations,
-) -> TaskResult | None:
-    """Run a task and say how it ended; None when its outcome is already known (a redelivered
-    record). Never raises for anything the program did."""
-    started_at, clock = utcnow(), time.perf_counter()
-    claim = await _claim(view, task, started_at, processor)
-    if claim == Claim.DONE:
-        log.info("task %s already has its outcome; not run again", task.task_id)
-        return None
-    outcome = None
-    error: TaskError | None = None
-    if claim in NOT_RUN:
-        error = TaskError(code="cancelled", message=NOT_RUN[claim])
-    else:
-        with cancellations.running(task.task_id) as cancel:
-            for attempt in range(1, CRASH_ATTEMPTS + 1):
-                try:
-                    outcome = await pool.run(task, cancel)
-                    break
-                except ProgramError as exc:
-                    error = TaskError(code=exc.code, message=str(exc))
-                    break
-                except TaskCancelled as exc:
-                    error = TaskError(code="cancelled", message=str(exc))
-                    break
-                except WorkerCrashed as exc:
-                    log.warning("task %s: %s (attempt %d)", task.task_id, exc, attempt)
-                    error = TaskError(code="worker_crashed", message=str(exc))
-                except Exception as exc:  # the simulator's own errors are the program's outcome
-                    log.warning("task %s: simulation error: %r", task.task_id, exc)
-                    message = str(exc) or type(exc).__name__
-                    error = TaskError(code="simulation_error", message=message)
-                    break
+    started_at: datetime | None,
+    duration_ms: float,
+) -> TaskResult:
+    error = outcome if isinstance(outcome, TaskError) else None
     counts, memory, dialect, results = (
-        outcome if outcome is not None else (None, None, task.dialect, None)
+        outcome if not isinstance(outcome, TaskError) else (None, None, task.dialect, None)
     )
-    status: Literal["completed", "failed", "cancelled"] = (
-        "completed" if outcome is not None else "failed"
-    )
-    if error is not None and error.code == "cancelled":
-        status = "cancelled"
+    status: Literal["completed", "failed", "cancelled"] = "completed"
+    if error is not None:
+        status = "cancelled" if error.code == "cancelled" else "failed"
     return TaskResult(
         task_id=task.task_id,
         status=status,
@@ -117,7 +119,7 @@ async def execute(
         memory=memory,
         results=results,
         sweep=task.sweep,
-        error=error if outcome is None else None,
+        error=error,
         shots=task.shots,
         seed=task.seed,
         dialect=dialect,
@@ -127,8 +129,45 @@ async def execute(
         owner=task.owner,
         generation=task.generation,
         submitted_at=task.submitted_at,
-        started_at=started_at if claim == Claim.RUN else None,
+        started_at=started_at,
         finished_at=utcnow(),
-        duration_ms=(time.perf_counter() - clock) * 1000,
+        duration_ms=duration_ms,
         processor=processor,
     )
+
+
+async def execute(
+    tasks: list[TaskSubmitted],
+    pool: SimulationPool,
+    processor: str,
+    view: TaskView,
+    control: ControlTable,
+) -> list[TaskResult | None]:
+    """Run a job and say how each of its tasks ended, in order; None for a task whose outcome
+    is already known (a redelivered record). Never raises for anything a program did."""
+    started_at, clock = utcnow(), time.perf_counter()
+    decided = [_decided(control, task) for task in tasks]
+    to_claim = [task for task, claim in zip(tasks, decided, strict=True) if claim is Claim.RUN]
+    claimed = iter(await _claims(view, to_claim, started_at, processor))
+    claims = [next(claimed) if claim is Claim.RUN else claim for claim in decided]
+    runnable = [task for task, claim in zip(tasks, claims, strict=True) if claim is Claim.RUN]
+    outcomes: list[Outcome | TaskError]
+    if len(runnable) == 1:
+        outcomes = [await _run_one(runnable[0], pool, control)]
+    elif runnable:
+        outcomes = await _run_batch(runnable, pool, control)
+    else:
+        outcomes = []
+    elapsed_ms = (time.perf_counter() - clock) * 1000
+    ran = iter(outcomes)
+    results: list[TaskResult | None] = []
+    for task, claim in zip(tasks, claims, strict=True):
+        if claim is Claim.DONE:
+            log.info("task %s already has its outcome; not run again", task.task_id)
+            results.append(None)
+        elif claim in NOT_RUN:
+            error = TaskError(code="cancelled", message=NOT_RUN[claim])
+            results.append(_result(task, error, processor, None, elapsed_ms))
+        else:
+            results.append(_result(task, next(ran), processor, started_at, elapsed_ms))
+    return results

@@ -14,7 +14,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
-from processor.simulate import Outcome, Phases, run_program
+from processor.simulate import Answer, Outcome, Phases, run_program, run_programs
 from programs.errors import ProgramError
 from programs.exported import exported_gates
 from programs.limits import Limits
@@ -33,6 +33,13 @@ def _start_worker(nice: int, memory_mb: int) -> None:
     exported_gates()
     freeze_startup_objects()
     limit_memory(memory_mb)
+
+
+def _observe(phases: Phases) -> None:
+    """The worker process timed its phases; they become spans and metrics of this process."""
+    for phase, (start_ns, end_ns) in phases.items():
+        telemetry.tracer().start_span(phase, start_time=start_ns).end(end_time=end_ns)
+        metrics.processor_simulation.labels(phase).observe((end_ns - start_ns) / 1e9)
 
 
 class WorkerCrashed(Exception):
@@ -86,26 +93,63 @@ class SimulationPool:
             "run", attributes={"qcexec.shots": task.shots}
         ):
             outcome, phases = await self._run(task, cancel)
-            for phase, (start_ns, end_ns) in phases.items():
-                # The worker process timed its phases; they become spans of this process.
-                telemetry.tracer().start_span(phase, start_time=start_ns).end(end_time=end_ns)
-                metrics.processor_simulation.labels(phase).observe((end_ns - start_ns) / 1e9)
+            _observe(phases)
             return outcome
+
+    @staticmethod
+    def _spec(task: TaskSubmitted) -> tuple[tuple, dict]:
+        """What a worker needs of a task: its program, shots and seed, and its options."""
+        options = {
+            "memory": task.memory,
+            "parameters": task.parameters,
+            "observables": task.observables,
+            "outputs": task.outputs,
+            "method": task.method,
+            "noise": task.noise,
+        }
+        return (task.qasm, task.shots, task.seed), options
+
+    async def run_many(self, tasks: list[TaskSubmitted]) -> list[Answer]:
+        """Several small tasks in one hop to one worker (see ``run_programs``), within one
+        time limit for all of them. Raises :class:`WorkerCrashed` when the worker died and
+        :class:`ProgramError` (``time_limit_exceeded``) at the limit: the caller then runs
+        each task alone, to give each its own outcome."""
+        with telemetry.tracer().start_as_current_span(
+            "run batch", attributes={"qcexec.batch_size": len(tasks)}
+        ):
+            future = self._pool.schedule(
+                run_programs,
+                args=(
+                    [self._spec(task) for task in tasks],
+                    self.limits,
+                    self.max_memory_mb,
+                    self.threads,
+                ),
+                timeout=self.time_limit_s,
+            )
+            try:
+                answers = await asyncio.wrap_future(future)
+            except FutureTimeout:
+                raise ProgramError("time limit exceeded", code="time_limit_exceeded") from None
+            except ProcessExpired as exc:
+                raise WorkerCrashed(f"the worker process died (exit code {exc.exitcode})") from None
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            for outcome, phases in answers:
+                if outcome is not None:
+                    assert isinstance(phases, dict)
+                    _observe(phases)
+            return answers
 
     async def _run(self, task: TaskSubmitted, cancel: asyncio.Event) -> tuple[Outcome, Phases]:
         points = len(task.parameters or ())
         threads = self.sweep_threads if points > 1 else self.threads
+        (qasm, shots, seed), options = self._spec(task)
         future = self._pool.schedule(
             run_program,
-            args=(task.qasm, task.shots, task.seed, self.limits, self.max_memory_mb, threads),
-            kwargs={
-                "memory": task.memory,
-                "parameters": task.parameters,
-                "observables": task.observables,
-                "outputs": task.outputs,
-                "method": task.method,
-                "noise": task.noise,
-            },
+            args=(qasm, shots, seed, self.limits, self.max_memory_mb, threads),
+            kwargs=options,
             timeout=self.time_limit_s,
         )
         outcome = asyncio.wrap_future(future)

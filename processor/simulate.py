@@ -15,7 +15,7 @@ from programs.front import Program, check_method, measures_at_end, read_program
 from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
 from programs.numbers import check_bound_finite
-from schemas.events import Dialect, Method, Noise, Output, PointResult
+from schemas.events import Dialect, ErrorCode, Method, Noise, Output, PointResult
 
 
 def _check_inputs(circuit: QuantumCircuit, parameters: list[dict[str, float]] | None) -> None:
@@ -150,3 +150,30 @@ def run_program(
         outcome = counts, shots_memory, program.dialect, None
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}
+
+
+#: What a worker answers for one task of a batch: its outcome and phases, or why it failed
+#: (an error code of the contract and a message).
+Answer = tuple[Outcome, Phases] | tuple[None, tuple[ErrorCode, str]]
+
+
+def run_programs(
+    specs: list[tuple[tuple, dict]], limits: Limits, max_memory_mb: int, threads: int
+) -> list[Answer]:
+    """Several small tasks in one hop to a worker, each with its own Aer call (its own seed,
+    so each gives the counts it gives alone): ``specs`` are each task's arguments of
+    :func:`run_program` after the first five, and its keyword arguments. A task that fails
+    does not stop the others."""
+    answers: list[Answer] = []
+    for (qasm, shots, seed), options in specs:
+        try:
+            answers.append(
+                run_program(qasm, shots, seed, limits, max_memory_mb, threads, **options)
+            )
+        except ProgramError as exc:
+            answers.append((None, (exc.code, str(exc))))
+        except MemoryError:
+            answers.append((None, ("out_of_memory", "the simulation ran out of memory")))
+        except Exception as exc:  # the simulator's own errors are the program's outcome
+            answers.append((None, ("simulation_error", str(exc) or type(exc).__name__)))
+    return answers

@@ -124,7 +124,33 @@ class Settings(BaseSettings):
     # Processor.
     processor_id: str = "qcexec-processor"
     processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
-    processor_concurrency: int = 0  # 0: twice the worker count
+    processor_lookahead: int = Field(
+        default=512,
+        ge=1,
+        description="Records the scheduler holds past the head of its partitions, to choose "
+        "from (each up to QC_TASK_MAX_PROGRAM_BYTES, so at most 64 MB by default).",
+    )
+    processor_batch_max: int = Field(
+        default=32, ge=1, description="Most small tasks in one hop to a worker."
+    )
+    processor_heavy_work: int = Field(
+        default=2**26,
+        ge=1,
+        description="Work (amplitude-operations: programs.weight) from which a task is heavy: "
+        "it runs alone, on at most PROCESSOR_HEAVY_SLOTS workers.",
+    )
+    processor_heavy_slots: int = Field(
+        default=0,
+        ge=0,
+        description="Workers heavy tasks may hold at once; 0: all but one (one when there is "
+        "one), so that a small task always finds a worker soon.",
+    )
+    processor_fair_half_life_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Half-life of an owner's recent work, by which the scheduler shares the "
+        "workers: the owner with the least work running or recently run goes first.",
+    )
     processor_worker_nice: int = Field(
         default=10,
         ge=0,
@@ -208,5 +234,5 @@ class Settings(BaseSettings):
         return Path(tempfile.gettempdir()) / f"{self.processor_id}-data"
 
     @property
-    def agent_concurrency(self) -> int:
-        return self.processor_concurrency or 2 * self.processor_workers
+    def heavy_slots(self) -> int:
+        return self.processor_heavy_slots or max(1, self.processor_workers - 1)

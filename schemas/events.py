@@ -122,6 +122,18 @@ class TaskSubmitted(Event):
     owner: str | None = Field(
         default=None, description="Who submitted it: a digest of the API key, never the key."
     )
+    qubits: int | None = Field(
+        default=None,
+        ge=0,
+        description="Qubits of the program as the API read it (None from writers that do not "
+        "say): with ``operations``, how the scheduler weighs the task before it runs.",
+    )
+    operations: int | None = Field(
+        default=None,
+        ge=0,
+        description="Operations that will run (gate definitions expanded, loops unrolled), as "
+        "the API read the program; None from writers that do not say.",
+    )
     generation: int = Field(
         default=0,
         ge=0,

@@ -46,119 +46,113 @@ EXTREME = st.one_of(
 @dataclass(frozen=True)
 class Program:
     text: str
-    #: An angle the program always runs is not finite.
+    #: Every number in it was drawn ordinary: a valid program, which must complete.
+    ordinary: bool
+    #: An angle it always runs is not finite.
     nonfinite: bool
-    #: The factor of ``theta`` (its ``input float``) where the program runs it, if it has one.
+    #: The factor of ``theta`` (its ``input float``) where it runs it, if it has that input.
     theta: float | None
-    #: How many qubits it has, when that is an ordinary number.
+    #: Its qubits, when their number is an ordinary one.
     qubits: int | None
+    #: It measures before its end (observables then need not be estimable).
+    measures_midway: bool
+
+
+#: In tenths: how often a program's (or a request's) numeric places are extreme.
+WILD = st.sampled_from([0, 0, 1, 3, 10])
 
 
 @st.composite
 def programs(draw: st.DrawFn) -> Program:
     dialect = draw(st.sampled_from(["qasm2", "qasm3", "braket", "braket-physical"]))
-    wild = draw(st.sampled_from([0, 0, 1, 3, 10]))  # in tenths: how often a place is extreme
-    nonfinite = False
+    wild = draw(WILD)
+    seen = {"extreme": False, "nonfinite": False, "midway": False}
 
     def n(*ordinary: str) -> str:
         """An ordinary value for this place, or (wild in 10 times) an extreme one."""
-        return draw(st.sampled_from(ordinary) if draw(st.integers(0, 9)) >= wild else EXTREME)
+        if draw(st.integers(0, 9)) >= wild:
+            return draw(st.sampled_from(ordinary))
+        seen["extreme"] = True
+        return draw(EXTREME).text
 
     def angle(runs: bool = True) -> str:
-        nonlocal nonfinite
-        chosen = draw(st.sampled_from(["0.5", "pi / 2", "-0.0", "1"]).map(Num))
-        if draw(st.integers(0, 9)) < wild:
-            chosen = draw(EXTREME)
-        nonfinite |= runs and not chosen.finite
+        if draw(st.integers(0, 9)) >= wild:
+            return draw(st.sampled_from(["0.5", "pi / 2", "-0.0", "1"]))
+        chosen = draw(EXTREME)
+        seen["extreme"] = True
+        seen["nonfinite"] |= runs and not chosen.finite
         return chosen.text
 
-    def text(value: Num | str) -> str:
-        return value.text if isinstance(value, Num) else value
-
-    size = text(n("2", "3"))
-
-    def i() -> str:
-        return text(n("0", "1"))
-
-    head: list[str] = []
+    size = n("2", "3")
     body: list[str] = []
     theta = None
-    if dialect == "qasm2":
-        head = ['OPENQASM 2.0;', 'include "qelib1.inc";', f"qreg q[{size}];", f"creg c[{size}];"]
-        kinds = ["h", "rz", "u3", "cx", "gate", "gate-literal", "if"]
-        for kind in draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=5)):
-            if kind == "h":
-                body.append(f"h q[{i()}];")
-            elif kind == "rz":
-                body.append(f"rz({angle()}) q[{i()}];")
-            elif kind == "u3":
-                body.append(f"u3({angle()}, {angle()}, {angle()}) q[{i()}];")
-            elif kind == "cx":
-                body.append(f"cx q[{i()}], q[{i()}];")
-            elif kind == "gate":
-                head.append("gate g(t) a { rz(t) a; }")
-                body.append(f"g({angle()}) q[{i()}];")
-            elif kind == "gate-literal":
-                head.append(f"gate k a {{ rz({angle()}) a; }}")
-                body.append(f"k q[{i()}];")
-            else:
-                body += [f"measure q[0] -> c[{i()}];", f"if (c == {n('0', '1')}) x q[{i()}];"]
-        body.append("measure q -> c;")
-    elif dialect == "qasm3":
-        head = ["OPENQASM 3.0;", 'include "stdgates.inc";']
-        if draw(st.booleans()):
+    if dialect in {"qasm2", "qasm3"}:
+        v3 = dialect == "qasm3"
+        head = ["OPENQASM 3.0;", 'include "stdgates.inc";'] if v3 else ["OPENQASM 2.0;"]
+        head += [] if v3 else ['include "qelib1.inc";', f"qreg q[{size}];", f"creg c[{size}];"]
+        if v3 and draw(st.booleans()):
             theta = float(draw(st.sampled_from(["1", "1e300"])))
             head.append("input float theta;")
-            body.append(f"ry(theta * {theta!r}) q[{i()}];")
-        kinds = ["h", "rz", "cx", "U", "gate", "gate-literal", "const", "for", "if"]
+            body.append(f"ry(theta * {theta!r}) q[{n('0', '1')}];")
+        kinds = ["h", "rz", "U", "cx", "gate", "gate-literal", "if"]
+        kinds += ["const", "for"] if v3 else []
         for kind in draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=5)):
+            name = f"g{len(head)}"
             if kind == "h":
-                body.append(f"h q[{i()}];")
+                body.append(f"h q[{n('0', '1')}];")
             elif kind == "rz":
-                body.append(f"rz({angle()}) q[{i()}];")
+                body.append(f"rz({angle()}) q[{n('0', '1')}];")
             elif kind == "U":
-                body.append(f"U({angle()}, {angle()}, {angle()}) q[{i()}];")
+                gate = "U" if v3 else "u3"
+                body.append(f"{gate}({angle()}, {angle()}, {angle()}) q[{n('0', '1')}];")
             elif kind == "cx":
-                body.append(f"cx q[{i()}], q[{i()}];")
+                body.append(f"cx q[{n('0')}], q[{n('1')}];")
             elif kind == "gate":
-                head.append("gate g(t) a { rz(t) a; }")
-                body.append(f"g({angle()}) q[{i()}];")
+                head.append(f"gate {name}(t) a {{ rz(t) a; }}")
+                body.append(f"{name}({angle()}) q[{n('0', '1')}];")
             elif kind == "gate-literal":
-                head.append(f"gate k a {{ rz({angle()}) a; }}")
-                body.append(f"k q[{i()}];")
+                head.append(f"gate {name} a {{ rz({angle()}) a; }}")
+                body.append(f"{name} q[{n('0', '1')}];")
             elif kind == "const":
-                head.append(f"const float x = {angle()};")
-                body.append(f"rx(x) q[{i()}];")
+                head.append(f"const float {name} = {angle()};")
+                body.append(f"rx({name}) q[{n('0', '1')}];")
             elif kind == "for":
-                bounds = f"[{n('0', '1')}:{n('0', '2')}]"
-                body.append(f"for int j in {bounds} {{ rz({angle(runs=False)}) q[{i()}]; }}")
+                bounds = f"[{n('0')}:{n('1', '2')}]"
+                body.append(
+                    f"for int j in {bounds} {{ rz({angle(runs=False)}) q[{n('0', '1')}]; }}"
+                )
             else:
-                body += [f"c[0] = measure q[{i()}];", f"if (c[0] == {n('0', '1')}) x q[{i()}];"]
-        head += [f"qubit[{size}] q;", f"bit[{size}] c;"]
-        body.append("c = measure q;")
-    else:  # Braket: no include; its own gates; physical qubits ($0) or a register
+                seen["midway"] = True
+                index, bit = n("0", "1"), n("0", "1")
+                body.append(f"c[0] = measure q[{index}];" if v3 else f"measure q[{index}] -> c[0];")
+                body.append(f"if ({'c[0]' if v3 else 'c'} == {bit}) x q[{n('0', '1')}];")
+        head += [f"qubit[{size}] q;", f"bit[{size}] c;"] if v3 else []
+        body.append("c = measure q;" if v3 else "measure q -> c;")
+    else:  # Braket's: no include, its own gates, physical qubits ($0) or a register
         head = [draw(st.sampled_from(["OPENQASM 3;", "OPENQASM 3.0;"])), f"bit[{size}] b;"]
         physical = dialect == "braket-physical"
-        if not physical:
-            head.append(f"qubit[{size}] q;")
+        head += [] if physical else [f"qubit[{size}] q;"]
 
-        def qubit() -> str:
-            return f"${n('0', '1')}" if physical else f"q[{i()}]"
+        def qubit(*ordinary: str) -> str:
+            return f"${n(*ordinary)}" if physical else f"q[{n(*ordinary)}]"
 
-        body.append(f"cnot {qubit()}, {qubit()};")
-        kinds = ["h", "phaseshift", "rx", "xx", "cnot"]
-        for kind in draw(st.lists(st.sampled_from(kinds), max_size=4)):
+        body.append(f"cnot {qubit('0')}, {qubit('1')};")
+        for kind in draw(st.lists(st.sampled_from(["h", "phaseshift", "rx", "xx"]), max_size=4)):
             if kind == "h":
-                body.append(f"h {qubit()};")
-            elif kind == "cnot":
-                body.append(f"cnot {qubit()}, {qubit()};")
+                body.append(f"h {qubit('0', '1')};")
             elif kind == "xx":
-                body.append(f"xx({angle()}) {qubit()}, {qubit()};")
+                body.append(f"xx({angle()}) {qubit('0')}, {qubit('1')};")
             else:
-                body.append(f"{kind}({angle()}) {qubit()};")
-        body += [f"b[0] = measure {qubit()};", f"b[1] = measure {qubit()};"]
-    qubits = int(size) if size in {"2", "3"} else None
-    return Program("\n".join(head + body) + "\n", nonfinite, theta, qubits)
+                body.append(f"{kind}({angle()}) {qubit('0', '1')};")
+        body += [f"b[0] = measure {qubit('0')};", f"b[1] = measure {qubit('1')};"]
+    return Program(
+        "\n".join(head + body) + "\n",
+        ordinary=not seen["extreme"],
+        nonfinite=seen["nonfinite"],
+        theta=theta,
+        qubits=2 if dialect == "braket-physical" else int(size) if size in {"2", "3"} else None,
+        measures_midway=seen["midway"],
+    )
 
 
 @dataclass(frozen=True)
@@ -177,6 +171,7 @@ EXTREME_VALUES = st.sampled_from(_VALUES)
 
 
 def finite(value: Any) -> bool:
+    """Whether a value of the request is a finite double once read (10**400 is not)."""
     if isinstance(value, Raw):
         return math.isfinite(float(value.text))
     try:
@@ -188,10 +183,10 @@ def finite(value: Any) -> bool:
 @dataclass(frozen=True)
 class Request:
     body: dict[str, Any]
+    #: Nothing in it is extreme, and its fields fit its program: it must complete.
+    ordinary: bool
     #: A number in it that always counts is not finite: it must never complete.
     nonfinite: bool
-    #: Its program, for the report.
-    program: str
 
 
 def dumps(value: Any) -> str:
@@ -201,8 +196,9 @@ def dumps(value: Any) -> str:
 
     def placeholders(item: Any) -> Any:
         if isinstance(item, Raw):
-            raws[f"@raw{len(raws)}@"] = item.text
-            return f"@raw{len(raws) - 1}@"
+            key = f"@raw{len(raws)}@"
+            raws[key] = item.text
+            return key
         if isinstance(item, dict):
             return {key: placeholders(v) for key, v in item.items()}
         if isinstance(item, list):
@@ -215,43 +211,52 @@ def dumps(value: Any) -> str:
 
 @st.composite
 def requests(draw: st.DrawFn) -> Request:
+    """A body for POST /tasks: a program, and shots, seed, parameters, observables and noise
+    (each ordinary, extreme or absent)."""
     program = draw(programs())
-    wild = draw(st.sampled_from([0, 0, 1, 3, 10]))
+    wild = draw(WILD)
     values: list[Any] = []
+    extreme_drawn = False
 
-    def v(*ordinary: Any) -> Any:
-        chosen = draw(
-            st.sampled_from(ordinary) if draw(st.integers(0, 9)) >= wild else EXTREME_VALUES
-        )
-        values.append(chosen)
-        return chosen
+    def v(*ordinary: Any, extreme: st.SearchStrategy[Any] = EXTREME_VALUES) -> Any:
+        """An ordinary value, or (wild in 10 times) an extreme one; None: no such field."""
+        nonlocal extreme_drawn
+        if draw(st.integers(0, 9)) >= wild:
+            value = draw(st.sampled_from(ordinary))
+        else:
+            value, extreme_drawn = draw(extreme), True
+        values.append(value)
+        return value
 
     body: dict[str, Any] = {"qc": program.text}
-    for name, ordinary in [("shots", (None, 10, 100)), ("seed", (None, 1, 7))]:
-        extreme = [0, -1, 2**32, 2**63, 10**400, Raw(digits(5000)), math.nan, 1e308, -0.0]
-        chosen = draw(st.sampled_from(ordinary) if draw(st.integers(0, 9)) >= wild else
-                      st.sampled_from(extreme))
-        if chosen is not None:
-            body[name] = chosen
-            values.append(chosen)
-    overflows = False
+    for name in ["shots", "seed"]:
+        value = v(None, 10, 100, extreme=EXTREME_VALUES | st.sampled_from([0, -1, 2**32]))
+        if value is not None:
+            body[name] = value
+    overflows, stray = False, program.theta is not None
     if program.theta is not None or draw(st.integers(0, 9)) == 0:
-        names = st.sampled_from(["theta"] * 5 + ["phi"])
-        points = draw(st.lists(st.dictionaries(names, st.just(0), min_size=1), min_size=1,
-                               max_size=3))
-        points = [{name: v(0.5, 1.0, 0, -0.5) for name in point} for point in points]
+        names = st.lists(st.sampled_from(["theta"] * 5 + ["phi"]), min_size=1, unique=True)
+        points = [
+            {key: v(0.5, 1, -0.0) for key in draw(names)} for _ in range(draw(st.integers(1, 3)))
+        ]
         body["parameters"] = points if len(points) > 1 or draw(st.booleans()) else points[0]
+        stray = program.theta is None or any(set(point) != {"theta"} for point in points)
         scale = program.theta or 1.0
-        overflows = any(not finite(p["theta"]) or not finite(float(p["theta"]) * scale)
-                        for p in points if "theta" in p and finite(p["theta"]))
+        thetas = [point["theta"] for point in points if "theta" in point]
+        overflows = any(finite(x) and not math.isfinite(float(x) * scale) for x in thetas)
     if draw(st.integers(0, 3)) == 0:
         width = program.qubits or 2
         body["observables"] = ["Z" * width, {"X" * width: v(0.5, -1.0), "Z" * width: v(1.0)}]
+        stray |= program.measures_midway
     if draw(st.integers(0, 3)) == 0:
-        noise = {"depolarizing": {"one_qubit": v(0.001), "two_qubit": v(0.01)}, "readout": v(0.02)}
-        body["noise"] = noise
-    nonfinite = program.nonfinite or overflows or not all(map(finite, values))
-    return Request(body, nonfinite, program.text)
+        depolarizing = {"one_qubit": v(0.001), "two_qubit": v(0.01)}
+        body["noise"] = {"depolarizing": depolarizing, "readout": v(0.02)}
+    checked = [value for value in values if value is not None]
+    return Request(
+        body,
+        ordinary=program.ordinary and not extreme_drawn and not stray,
+        nonfinite=program.nonfinite or overflows or not all(map(finite, checked)),
+    )
 
 
 def shown(text: str, limit: int = 300) -> str:

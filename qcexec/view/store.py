@@ -91,8 +91,19 @@ class TaskView(ViewLifecycle):
     async def claim(self, entry: ViewEntry) -> Claim:
         """Claim a task to run it (see :class:`Claim` and ``claim.lua``). ``entry`` is the
         running state."""
-        result = await self._claim(args=[self.prefix, *entry.args(self.ttl_s)])
-        return Claim(result.decode() if isinstance(result, bytes) else str(result))
+        (claim,) = await self.claim_many([entry])
+        return claim
+
+    async def claim_many(self, entries: Sequence[ViewEntry]) -> list[Claim]:
+        """Claim tasks to run them, in one script call: one :class:`Claim` per entry, in
+        order (a batch pays Redis's round trip once)."""
+        if not entries:
+            return []
+        args: list[Any] = [self.prefix]
+        for entry in entries:
+            args += entry.args(self.ttl_s)
+        found = await self._claim(args=args)
+        return [Claim(a.decode() if isinstance(a, bytes) else str(a)) for a in found]
 
     async def request_cancel(self, task_id: str, owner: str | None) -> tuple[int, bytes]:
         """Record a cancellation: the task's rank then (-1: no such task) and its document."""

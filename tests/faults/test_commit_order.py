@@ -25,7 +25,7 @@ def stack(make_stack: MakeStack) -> Stack:
     return make_stack(
         QC_TASK_TIME_LIMIT_MS=str(SLOW_MS),
         PROCESSOR_WORKERS="2",
-        PROCESSOR_CONCURRENCY="6",  # many tasks in hand: out-of-order acknowledgements
+        PROCESSOR_BATCH_MAX="1",  # many tasks in hand, one per job: out-of-order acknowledgements
     )
 
 

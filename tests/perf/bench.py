@@ -14,6 +14,11 @@ report); each phase's own work is in a module of its own (baselines, loadgen, ho
 3. Every process's peak memory and the CPU each one spends per task (``monitor.py``).
 4. With ``--profile``: pyinstrument profiles of the API, processor and materializer under
    load, and of the processor's per-task function in-process.
+5. Fairness (``fairness.py``), on a stack of its own with two API keys: one owner's flood and
+   heavy tasks against another owner's small tasks.
+
+``--only`` runs some phases alone (``--only fairness``): ``workloads`` (1 to 4), ``hostile``,
+``sweep``, ``fairness``.
 
 Writes ``bench.json``, ``bench.png`` and ``bench.md`` to ``--out`` and prints tables with the
 ratios service/naive and service/best, and a Markdown table for the README. Ratios, not
@@ -36,7 +41,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tests.perf import baselines, hostile, loadgen, report, sweep
+from tests.perf import baselines, fairness, hostile, loadgen, report, sweep
 from tests.perf.monitor import BENCH, Monitor
 from tests.perf.workloads import (
     Workload,
@@ -54,6 +59,9 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 CORES = os.cpu_count() or 1
 BATCH_SIZE, BATCH_CLIENTS = 100, 4  # the batch ingest phase: tasks a request, requests at once
+#: What ``--only`` chooses from: the workloads' baselines and load (with the profiles), the
+#: hostile programs, the sweep, the fairness between owners.
+PHASES = ("workloads", "hostile", "sweep", "fairness")
 
 
 def say(message: str) -> None:
@@ -164,54 +172,73 @@ def run_service(
     """Start the stack, load it, fill ``results``; returns the raw latencies (for the chart)
     and the profiles written, if any."""
     from tests.services import services
-    from tests.stack import Stack
 
     latencies: dict[str, dict[str, list[float]]] = {}
     profiles: dict[str, str] = {}
+    main_stack = bool(workloads) or "sweep" in options or "hostile" in options
     with services(work / "services") as found:
         monitor.watch("kafka", found.broker.pid if found.broker else None)
         monitor.watch("redis", found.redis.pid if found.redis else None)
-        env = {"PROCESSOR_WORKERS": str(options["workers"]), "PYTHONPATH": str(REPO)}
-        stack = Stack(found, work, **env)
-        say(
-            f"starting the stack: {options['processors']} processor(s), "
-            f"{options['workers']} workers each"
-        )
-        started = time.perf_counter()
-        try:
-            stack.start(processors=options["processors"])
-            say(f"stack ready in {time.perf_counter() - started:.1f} s at {stack.url}")
-            monitor.watch("api", stack.api.pid)
-            monitor.watch("materializer", stack.materializer.pid)
-            for i, processor in enumerate(stack.processors):
-                monitor.watch(f"processor{i}", processor.pid)
-            for workload in workloads:
-                results[workload.name]["service"], latencies[workload.name], cpu = _load(
-                    stack.url, workload, monitor, options
-                )
-                results[workload.name]["cpu_ms_per_task"] = cpu
-            # Before the hostile phase: the large programs it leaves queued would delay it.
-            if options.get("sweep") is not None:
-                say("sweep: 100 points of a 10-qubit ansatz as one task")
-                rounds = 1 if options["smoke"] else 3
-                options["sweep"]["service"] = sweep.service(stack.url, rounds=rounds)
-            if options.get("hostile") is not None:
-                say("hostile programs: a 127 KB program, bombs, others' answers during a flood")
-                small = options["smoke"]
-                options["hostile"]["service"] = loadgen.run(
-                    hostile.service(
-                        stack.url,
-                        flood=2 if small else 4,
-                        rounds=1 if small else 3,
-                        others=10 if small else 100,
-                    )
-                )
-            if options["profile"]:
-                stack.stop()
-                profiles = _profile_stack(found, work, workloads, options)
-        finally:
-            stack.stop()
+        if main_stack:
+            profiles = _main_stack(found, workloads, results, monitor, work, options, latencies)
+        if "fairness" in options:  # on a stack of its own, once the other is stopped
+            options["fairness"].update(
+                fairness.run(found, work, _env(options), options["smoke"],
+                             options["phase_timeout"], monitor.watch, say)
+            )  # fmt: skip
     return latencies, profiles
+
+
+def _env(options: dict) -> dict[str, str]:
+    return {"PROCESSOR_WORKERS": str(options["workers"]), "PYTHONPATH": str(REPO)}
+
+
+def _main_stack(found, workloads, results, monitor, work, options, latencies) -> dict[str, str]:
+    """The stack without API keys: the workloads' load, the sweep, the hostile programs, the
+    profiles; fills ``results`` and ``latencies``, returns the profiles written."""
+    from tests.stack import Stack
+
+    profiles: dict[str, str] = {}
+    stack = Stack(found, work, **_env(options))
+    say(
+        f"starting the stack: {options['processors']} processor(s), "
+        f"{options['workers']} workers each"
+    )
+    started = time.perf_counter()
+    try:
+        stack.start(processors=options["processors"])
+        say(f"stack ready in {time.perf_counter() - started:.1f} s at {stack.url}")
+        monitor.watch("api", stack.api.pid)
+        monitor.watch("materializer", stack.materializer.pid)
+        for i, processor in enumerate(stack.processors):
+            monitor.watch(f"processor{i}", processor.pid)
+        for workload in workloads:
+            results[workload.name]["service"], latencies[workload.name], cpu = _load(
+                stack.url, workload, monitor, options
+            )
+            results[workload.name]["cpu_ms_per_task"] = cpu
+        # Before the hostile phase: the large programs it leaves queued would delay it.
+        if options.get("sweep") is not None:
+            say("sweep: 100 points of a 10-qubit ansatz as one task")
+            rounds = 1 if options["smoke"] else 3
+            options["sweep"]["service"] = sweep.service(stack.url, rounds=rounds)
+        if options.get("hostile") is not None:
+            say("hostile programs: a 127 KB program, bombs, others' answers during a flood")
+            small = options["smoke"]
+            options["hostile"]["service"] = loadgen.run(
+                hostile.service(
+                    stack.url,
+                    flood=2 if small else 4,
+                    rounds=1 if small else 3,
+                    others=10 if small else 100,
+                )
+            )
+        if options["profile"] and workloads:
+            stack.stop()
+            profiles = _profile_stack(found, work, workloads, options)
+    finally:
+        stack.stop()
+    return profiles
 
 
 def _load(url: str, workload: Workload, monitor: Monitor, options: dict):
@@ -294,8 +321,7 @@ def _profile_stack(found, work: Path, workloads: list[Workload], options: dict) 
             ]
             return ManagedProcess(name, command, env=self.env, log_path=log)
 
-    env = {"PROCESSOR_WORKERS": str(options["workers"]), "PYTHONPATH": str(REPO)}
-    stack = ProfiledStack(found, work, **env)
+    stack = ProfiledStack(found, work, **_env(options))
     say("profiling: a stack under pyinstrument")
     try:
         stack.start(processors=1)
@@ -407,12 +433,27 @@ def main(
     sweep_phase: Annotated[
         bool, typer.Option("--sweep/--no-sweep", help="A 100-point parameter sweep too.")
     ] = True,
+    fairness_phase: Annotated[
+        bool,
+        typer.Option("--fairness/--no-fairness", help="Two owners: one's flood, the other's wait."),
+    ] = True,
+    only: Annotated[
+        str,
+        typer.Option(help=f"Run only these phases (comma-separated, of {', '.join(PHASES)})."),
+    ] = "",
     keep_work: Annotated[bool, typer.Option(help="Keep broker data and service logs.")] = False,
     smoke: Annotated[
         bool, typer.Option(help="A handful of tasks, a shallow random circuit: seconds.")
     ] = False,
 ) -> None:
     """Benchmark the service against in-process baselines; see the module's docstring."""
+    chosen = {p.strip() for p in only.split(",") if p.strip()} or set(PHASES)
+    if chosen - set(PHASES):
+        raise typer.BadParameter(
+            f"unknown phase(s) {sorted(chosen - set(PHASES))}", param_hint="--only"
+        )
+    switched = {"hostile": hostile_phase, "sweep": sweep_phase, "fairness": fairness_phase}
+    phases = [p for p in PHASES if p in chosen and switched.get(p, True)]
     if smoke:
         scale, rand_depth = min(scale, 0.001), min(rand_depth, 1)
         concurrency, inflight = min(concurrency, 8), min(inflight, 4)
@@ -421,7 +462,7 @@ def main(
     began, clock = datetime.now(UTC), time.perf_counter()
     selected = build_workloads(
         [w.strip() for w in workloads.split(",") if w.strip()], scale, rand_depth, rand_seed
-    )
+    ) if "workloads" in phases else []  # fmt: skip
     options = {
         "shots": shots, "processors": processors, "workers": workers, "concurrency": concurrency,
         "inflight": inflight, "poll_ms": poll_ms,
@@ -447,6 +488,7 @@ def main(
             "rand_depth": rand_depth,
             "rand_seed": rand_seed,
             "best_workers": best_workers,
+            "phases": phases,
         },
     }
     monitor = Monitor(interval_s=0.5)
@@ -457,15 +499,19 @@ def main(
     latencies: dict = {}
     profiles: dict = {}
     try:
-        say(f"{CORES} cores; in-process baselines first (nothing else of ours runs)")
+        say(f"{CORES} cores; phases: {', '.join(phases)}")
+        if selected:
+            say("in-process baselines first (nothing else of ours runs)")
         results["workloads"] = run_baselines(selected, shots, best_workers)
-        if hostile_phase:
+        if "hostile" in phases:
             say("hostile programs: the front end's own reading time, in this process")
             results["hostile"] = {"in_process_ms": hostile.in_process(1 if smoke else 3)}
             options["hostile"] = results["hostile"]  # the service's figures join them
-        if sweep_phase:
+        if "sweep" in phases:
             say("sweep: the naive loop and one Aer call with every binding, in this process")
             options["sweep"] = {"in_process": sweep.in_process(1 if smoke else 3)}
+        if "fairness" in phases:
+            results["fairness"] = options["fairness"] = {}  # run_service fills it
         # Faust writes its data directory into the working directory: keep it in `work`.
         os.chdir(work)
         latencies, profiles = run_service(selected, results["workloads"], monitor, work, options)
@@ -490,22 +536,31 @@ def main(
         results["sweep"] = sweep.summary(found["in_process"], found["service"])
     results["memory"] = monitor.peaks()
     results["targets"] = report.check_targets(results)
+    if results.get("fairness"):
+        results["fairness"]["targets"] = fairness.targets(results["fairness"])
+        results["targets"] += results["fairness"]["targets"]
     results["meta"]["duration_s"] = round(time.perf_counter() - clock, 1)
 
     report.write_json(results, out / "bench.json")
-    report.chart(results, latencies, out / "bench.png")
+    if results["workloads"]:
+        report.chart(results, latencies, out / "bench.png")
     table = report.markdown(results)
     if "hostile" in results:
         table += "\n\n" + hostile.markdown(results["hostile"])
     if "sweep" in results:
         table += "\n\n" + sweep.markdown(results["sweep"])
+    if results.get("fairness"):
+        table += "\n\n" + fairness.markdown(results["fairness"])
     (out / "bench.md").write_text(table + "\n")
     report.print_tables(results, console)
+    if results.get("fairness"):
+        fairness.print_table(results["fairness"], console)
     console.print()
     console.print(table, markup=False)
     console.print()
-    say(f"wrote {out / 'bench.json'}, {out / 'bench.png'}, {out / 'bench.md'} "
-        f"in {results['meta']['duration_s']} s")  # fmt: skip
+    written = ", ".join(str(out / f"bench.{x}") for x in ("json", "png", "md")
+                        if x != "png" or results["workloads"])  # fmt: skip
+    say(f"wrote {written} in {results['meta']['duration_s']} s")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,33 @@ def check_targets(results: dict) -> list[dict]:
 
 
 def print_tables(results: dict, console: Console) -> None:
+    if results["workloads"]:
+        _workload_tables(results, console)
+
+    memory = results.get("memory", {})
+    if memory.get("processes"):
+        table = Table(title="Peak memory per process (MB)")
+        for column in ("process", "pid", "peak RSS", "peak PSS"):
+            table.add_column(column, justify="left" if column == "process" else "right")
+        for process in memory["processes"]:
+            table.add_row(
+                process["label"],
+                str(process["pid"]),
+                _n(process["peak_rss_mb"]),
+                _n(process["peak_pss_mb"]),
+            )
+        console.print(table)
+
+    table = Table(title="Known targets (information, not assertions)")
+    for column in ("workload", "what", "target", "measured", "met"):
+        table.add_column(column)
+    for check in results.get("targets", []):
+        met = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[check["met"]]
+        table.add_row(check["workload"], check["what"], check["target"], _n(check["value"], 2), met)
+    console.print(table)
+
+
+def _workload_tables(results: dict, console: Console) -> None:
     meta = results["meta"]
     workloads = results["workloads"]
 
@@ -148,28 +175,6 @@ def print_tables(results: dict, console: Console) -> None:
             table.add_row(name, *(_n(cpu.get(role), 2) for role in roles), _n(sum(cpu.values()), 2))
         console.print(table)
 
-    memory = results.get("memory", {})
-    if memory.get("processes"):
-        table = Table(title="Peak memory per process (MB)")
-        for column in ("process", "pid", "peak RSS", "peak PSS"):
-            table.add_column(column, justify="left" if column == "process" else "right")
-        for process in memory["processes"]:
-            table.add_row(
-                process["label"],
-                str(process["pid"]),
-                _n(process["peak_rss_mb"]),
-                _n(process["peak_pss_mb"]),
-            )
-        console.print(table)
-
-    table = Table(title="Known targets (information, not assertions)")
-    for column in ("workload", "what", "target", "measured", "met"):
-        table.add_column(column)
-    for check in results.get("targets", []):
-        met = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[check["met"]]
-        table.add_row(check["workload"], check["what"], check["target"], _n(check["value"], 2), met)
-    console.print(table)
-
 
 def _service_memory(memory: dict) -> list[tuple[str, int, float, float]]:
     """Per label of the service's processes (the benchmark's own left out): how many, and the
@@ -198,6 +203,8 @@ def markdown(results: dict) -> str:
         "per second; the service's is end to end at saturation (submitted to result visible "
         "through GET); latency from submit to the result visible through GET, in ms."
     )
+    if not results["workloads"]:
+        caption = caption.split(". Throughput")[0] + "."
     lines = [
         textwrap.fill(caption, 100),
         "",
@@ -206,6 +213,8 @@ def markdown(results: dict) -> str:
         "| saturated p50 / p95 / p99 |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    if not results["workloads"]:
+        lines = lines[:1]
     for name, w in results["workloads"].items():
         service = w.get("service", {})
         cells = [

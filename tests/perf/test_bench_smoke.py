@@ -77,7 +77,27 @@ def test_bench_smoke(real_services: Services, tmp_path: Path) -> None:
     }
     assert "one Aer call" in (tmp_path / "bench.md").read_text()
 
+    # Fairness, on a stack with two API keys: A's 30 tasks alone and beside B's, the heavy
+    # tasks (more than the workers), every task of both owners completed.
+    fair = results["fairness"]
+    assert fair["errors"] == {"A": {}, "B": {}}
+    for a in (fair["a_alone"], fair["a_with_b"]["a"], fair["heavy"]["a"]):
+        assert a["accepted"] == a["tasks"] > 0 and a["states"] == {"completed": a["tasks"]}
+    for b in (fair["b_alone"], fair["a_with_b"]["b"], fair["heavy"]["b"]):
+        assert b["count"] > 0 and b["states"] == {"completed": b["count"]}
+        assert b["latency_ms"]["n"] == b["count"]
+    assert fair["a_alone"]["tasks"] == 30
+    assert fair["heavy"]["a"]["tasks"] > fair["settings"]["processor_workers"]
+    assert fair["a_with_b"]["a_vs_alone"] > 0
+    assert {t["what"] for t in results["targets"] if t["workload"] == "fairness"} == {
+        "A + B: B's slowest task (ms)",
+        "A + B: A's throughput / A alone",
+        "heavy: B's slowest task (ms)",
+    }
+    assert "fairness: owners A and B" in (tmp_path / "bench.md").read_text()
+
     labels = {process["label"] for process in results["memory"]["processes"]}
     assert {"api", "materializer", "processor0", "processor0/worker"} <= labels
+    assert {"fairness-api", "fairness-processor0/worker"} <= labels
     assert (tmp_path / "bench.png").stat().st_size > 0
     assert "| bell |" in (tmp_path / "bench.md").read_text()

@@ -80,7 +80,7 @@ def test_an_input_that_overflows_at_a_point_is_refused_at_that_point() -> None:
     text = H3 + "input float theta;\nrz(theta * 1e300) q[0];\nc = measure q;"
     circuit = read_program(text, GENEROUS).circuit
     check_bound_finite(circuit, [{"theta": 1.0}])
-    with pytest.raises(ProgramError, match="point 1: .* not a finite number"):
+    with pytest.raises(ProgramError, match=r"point 1: .* not a finite number"):
         check_bound_finite(circuit, [{"theta": 1.0}, {"theta": 1e10}])
 
 
@@ -98,7 +98,7 @@ def test_an_input_that_overflows_at_a_point_is_refused_at_that_point() -> None:
 )
 def test_json_nan_and_infinity_are_refused_at_the_door(body: dict) -> None:
     raw = json.loads(json.dumps({"qc": H3, **body}))  # NaN and Infinity as json.dumps writes
-    with pytest.raises(ValidationError, match="finite number|valid number"):
+    with pytest.raises(ValidationError, match=r"finite number|valid number"):
         TaskRequest.model_validate(raw)
 
 

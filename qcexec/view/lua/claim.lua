@@ -1,17 +1,24 @@
--- ARGV: base, then one entry (the running state). 'done' when the task already has an outcome
--- of this generation or a newer one (a redelivery), 'cancelled' when a client cancelled it
--- before it started, 'withdrawn' when the API answered 503 for it, else it becomes 'running'.
+-- ARGV: base, then entries (the running states), seven values each. For each entry, in
+-- order: 'done' when the task already has an outcome of this generation or a newer one (a
+-- redelivery), 'cancelled' when a client cancelled it before it started, 'withdrawn' when the
+-- API answered 503 for it, else it becomes 'running' and the answer is 'run'. One call claims
+-- a whole batch of tasks.
 local base = ARGV[1]
 local view = active(base)
-local key = view .. 'task:' .. ARGV[2]
-local current = redis.call('HMGET', key, 'rank', 'gen', 'cancel', 'withdrawn')
-local gen = tonumber(ARGV[4])
-if current[1] and tonumber(current[1]) >= 2 and tonumber(current[2] or '0') >= gen then
-  return 'done'
+local views = live(base)
+local answers = {}
+for i = 2, #ARGV, 7 do
+  local key = view .. 'task:' .. ARGV[i]
+  local current = redis.call('HMGET', key, 'rank', 'gen', 'cancel', 'withdrawn')
+  local gen = tonumber(ARGV[i + 2])
+  local answer = 'run'
+  if current[1] and tonumber(current[1]) >= 2 and tonumber(current[2] or '0') >= gen then
+    answer = 'done'
+  elseif current[3] and tonumber(current[3]) >= gen then
+    answer = current[4] and 'withdrawn' or 'cancelled'
+  else
+    for _, each in ipairs(views) do store(base, each, {unpack(ARGV, i, i + 6)}) end
+  end
+  answers[#answers + 1] = answer
 end
-if current[3] and tonumber(current[3]) >= gen then
-  if current[4] then return 'withdrawn' end
-  return 'cancelled'
-end
-for _, each in ipairs(live(base)) do store(base, each, {unpack(ARGV, 2, 8)}) end
-return 'run'
+return answers
