@@ -32,6 +32,14 @@ class RateLimited(Exception):
         self.retry_after_s = retry_after_s
 
 
+class BacklogFull(Exception):
+    """The owner has as many tasks waiting as it may: answered 429 with Retry-After."""
+
+    def __init__(self, waiting: int, limit: int) -> None:
+        super().__init__(waiting, limit)
+        self.waiting, self.limit = waiting, limit
+
+
 class LimitExceeded(Exception):
     """A guardrail: answered 422 in the shape of FastAPI's own validation errors."""
 
@@ -99,6 +107,18 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _backlog_full(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BacklogFull)
+    return JSONResponse(
+        {
+            "detail": f"This API key has {exc.waiting} tasks waiting; it may have at most "
+            f"{exc.limit} (API_OWNER_MAX_WAITING). Retry once some have finished."
+        },
+        status_code=429,
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A body that is not JSON at all (bytes that are not UTF-8, say) is a 422 in FastAPI's
     validation shape, like a body that is JSON of the wrong shape; a 400 is kept for programs
@@ -122,3 +142,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OSError, _redis_unavailable)
     app.add_exception_handler(Unauthorized, _unauthorized)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(BacklogFull, _backlog_full)

@@ -11,7 +11,7 @@ import uuid
 
 from redis.exceptions import RedisError
 
-from api.errors import LimitExceeded
+from api.errors import BacklogFull, LimitExceeded
 from api.models import MAX_SEED, TaskRequest
 from api.submissions import LogUnavailable, SubmissionLog
 from api.workloads import checked_workload
@@ -53,6 +53,17 @@ async def submission(
         qubits=checked.qubits,
         operations=checked.operations,
     )
+
+
+async def check_backlog(view: TaskView, settings: Settings, owner: str | None, count: int) -> None:
+    """Raise :class:`BacklogFull` (429) when ``count`` more tasks would take the owner past
+    its bound of tasks waiting (``API_OWNER_MAX_WAITING``)."""
+    limit = settings.api_owner_max_waiting
+    if not limit or not count:
+        return
+    waiting = await view.waiting(owner, settings.api_owner_waiting_expiry_s)
+    if waiting + count > limit:
+        raise BacklogFull(waiting, limit)
 
 
 async def write_through(view: TaskView, events: list[TaskSubmitted]) -> None:

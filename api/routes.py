@@ -18,7 +18,7 @@ from api.auth import OwnerDep
 from api.deps import ReaderDep, SettingsDep, SubmissionsDep, ViewDep
 from api.errors import LimitExceeded, program_error_body
 from api.idempotency import IdempotencyKeys
-from api.intake import append, append_one, submission, write_through
+from api.intake import append, append_one, check_backlog, submission, write_through
 from api.models import (
     BatchAccepted,
     BatchRequest,
@@ -61,7 +61,11 @@ def _accepted(task_id: str, status_code: int = 202) -> JSONResponse:
         401: {"model": Problem, "description": "API keys are on and none (or a wrong one) came."},
         413: {"model": Problem, "description": "The request body is too large."},
         422: {"description": "Wrong body shape, a guardrail, or a reused Idempotency-Key."},
-        429: {"model": Problem, "description": "Too many requests for this API key."},
+        429: {
+            "model": Problem,
+            "description": "Too many requests for this API key, or too many of its tasks "
+            "waiting (API_OWNER_MAX_WAITING); Retry-After says when to try again.",
+        },
         503: {"model": Problem, "description": "The log is unavailable; nothing was accepted."},
     },
     summary="Submit an OpenQASM program",
@@ -83,6 +87,7 @@ async def submit_task(
     ] = None,
 ) -> Response:
     event = await submission(body, settings, reader, owner)
+    await check_backlog(view, settings, owner, 1)
     if idempotency_key is None:
         await append_one(submissions, view, event)
         await write_through(view, [event])
@@ -120,6 +125,11 @@ def _item_error(exc: Exception) -> dict[str, Any]:
     responses={
         400: {"model": BatchAccepted, "description": "No task of the batch was accepted."},
         422: {"description": "Not a batch, or more tasks than the server takes at once."},
+        429: {
+            "model": Problem,
+            "description": "Too many requests for this API key, or its tasks waiting would "
+            "pass API_OWNER_MAX_WAITING with this batch: none was accepted.",
+        },
         503: {"model": BatchAccepted, "description": "The log is unavailable."},
     },
     summary="Submit several programs at once",
@@ -146,6 +156,7 @@ async def submit_batch(
     # The programs are read concurrently, by every reader process at once.
     items: list[TaskSubmitted | Exception] = list(await asyncio.gather(*map(item, body.tasks)))
     events = [item for item in items if isinstance(item, TaskSubmitted)]
+    await check_backlog(view, settings, owner, len(events))
     outcomes = await append(submissions, view, events)
     failed = {
         event.task_id: failure

@@ -173,6 +173,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         run_job,
         workers=pool.workers,
         lookahead=settings.processor_lookahead,
+        lookahead_bytes=settings.processor_lookahead_bytes,
         batch_max=settings.processor_batch_max,
         heavy_work=settings.processor_heavy_work,
         heavy_slots=settings.heavy_slots,
@@ -197,7 +198,8 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                 await dead_letter_record(event, exc)
                 await acking.ack(event)
                 continue
-            await scheduler.put(scheduler.entry(event, task))
+            size = len(event.message.value or b"")
+            await scheduler.put(scheduler.entry(event, task, size))
 
     @app.task
     async def schedule() -> None:

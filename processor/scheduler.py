@@ -49,6 +49,8 @@ class Entry:
     work: int
     heavy: bool
     seq: int = 0
+    #: Bytes of the record's value (the look-ahead is bounded in bytes too).
+    size: int = 0
 
     @property
     def owner(self) -> str:
@@ -85,6 +87,7 @@ class Scheduler:
         *,
         workers: int,
         lookahead: int,
+        lookahead_bytes: int = 2**62,
         batch_max: int,
         heavy_work: int,
         heavy_slots: int,
@@ -94,6 +97,8 @@ class Scheduler:
         self.run_job = run_job
         self.workers = workers
         self.lookahead = lookahead
+        self.lookahead_bytes = lookahead_bytes
+        self._waiting_bytes = 0
         self.batch_max = batch_max
         self.heavy_work = heavy_work
         self.heavy_slots = max(1, min(heavy_slots, workers))
@@ -114,9 +119,14 @@ class Scheduler:
 
     # --- the look-ahead ------------------------------------------------------------------
 
-    def entry(self, event: Any, task: TaskSubmitted) -> Entry:
+    def entry(self, event: Any, task: TaskSubmitted, size: int = 0) -> Entry:
         work = task_work(task)
-        return Entry(event, task, work, work >= self.heavy_work)
+        return Entry(event, task, work, work >= self.heavy_work, size=size)
+
+    def _has_room(self) -> bool:
+        if not self._waiting:
+            return True
+        return self._waiting < self.lookahead and self._waiting_bytes < self.lookahead_bytes
 
     @property
     def waiting(self) -> int:
@@ -133,13 +143,14 @@ class Scheduler:
     async def put(self, entry: Entry) -> None:
         """Queue a record; waits while the look-ahead is full."""
         async with self._room:
-            await self._room.wait_for(lambda: self._waiting < self.lookahead)
+            await self._room.wait_for(self._has_room)
         if self.stale(entry):
             return
         entry.seq = next(self._seq)
         owner = self._owners.setdefault(entry.owner, _Owner())
         (owner.heavy if entry.heavy else owner.small).append(entry)
         self._waiting += 1
+        self._waiting_bytes += entry.size
         self._changed.set()
 
     def give_back(self) -> list[Entry]:
@@ -152,6 +163,7 @@ class Scheduler:
             owner.small.clear()
             owner.heavy.clear()
         self._waiting = 0
+        self._waiting_bytes = 0
         self._changed.set()
         return dropped
 
@@ -188,6 +200,7 @@ class Scheduler:
         (owner.heavy if entry.heavy else owner.small).popleft()
         owner.running += entry.units
         self._waiting -= 1
+        self._waiting_bytes -= entry.size
         return entry
 
     def _next_job(self) -> list[Entry] | None:

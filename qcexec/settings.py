@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     api_idempotency_ttl_s: int = Field(default=24 * 3600, description="Life of Idempotency-Key.")
     api_max_batch: int = Field(default=100, description="Most tasks in one batch submission.")
     api_max_wait_s: float = Field(default=30.0, description="Longest long-poll of a GET.")
+    api_owner_max_waiting: int = Field(
+        default=4000,
+        ge=0,
+        description="Tasks one owner (API key) may have accepted and not yet ended; past it a "
+        "submission is a 429 with Retry-After, so that no client queues more than the "
+        "processors' schedulers can look past. 0: no bound.",
+    )
+    api_owner_waiting_expiry_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A task older than this no longer counts in its owner's backlog (its "
+        "outcome may have left the view).",
+    )
 
     # Tasks and guardrails.
     qc_task_default_shots: int = 1024
@@ -125,10 +138,15 @@ class Settings(BaseSettings):
     processor_id: str = "qcexec-processor"
     processor_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     processor_lookahead: int = Field(
-        default=512,
+        default=4096,
         ge=1,
         description="Records the scheduler holds past the head of its partitions, to choose "
-        "from (each up to QC_TASK_MAX_PROGRAM_BYTES, so at most 64 MB by default).",
+        "from (docs/scheduler.md).",
+    )
+    processor_lookahead_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Most bytes of record values in the look-ahead (at least one record).",
     )
     processor_batch_max: int = Field(
         default=32, ge=1, description="Most small tasks in one hop to a worker."

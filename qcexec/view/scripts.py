@@ -7,6 +7,11 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
+from qcexec.view.states import WAITING_KEY
+
+#: Constants the scripts share with Python, defined from their Python source.
+_CONSTANTS = f"local WAITING = '{WAITING_KEY}'\n"
+
 #: The shared functions each script calls, in the order they are put in front of it.
 USES: dict[str, tuple[str, ...]] = {
     "apply": ("active", "store"),
@@ -27,4 +32,4 @@ def _read(name: str) -> str:
 @cache
 def script(name: str) -> str:
     """The source of one script, with the functions it calls."""
-    return "".join(_read(part) for part in (*USES[name], name))
+    return _CONSTANTS + "".join(_read(part) for part in (*USES[name], name))

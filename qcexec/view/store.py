@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -16,7 +17,7 @@ from qcexec.view.documents import ViewEntry
 from qcexec.view.lifecycle import ViewLifecycle
 from qcexec.view.notifier import Notifier
 from qcexec.view.scripts import script
-from qcexec.view.states import Claim
+from qcexec.view.states import WAITING_KEY, Claim
 from schemas.events import TaskSubmitted
 
 
@@ -118,6 +119,18 @@ class TaskView(ViewLifecycle):
         for task in tasks:
             args += [task.task_id, task.generation]
         await self._withdraw(args=args)
+
+    async def waiting(self, owner: str | None, older_than_s: float) -> int:
+        """How many tasks of ``owner`` were accepted and are not terminal yet; entries
+        submitted more than ``older_than_s`` ago are dropped first (a task whose outcome the
+        view never received must not hold a place for ever)."""
+        key = f"{self.prefix}{WAITING_KEY}{owner or ''}"
+        oldest = (time.time() - older_than_s) * 1e6  # scores are microseconds
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", f"({oldest}")
+            pipe.zcard(key)
+            _, count = await pipe.execute()
+        return int(count)
 
     async def offsets(self, view: str | None = None) -> dict[str, int]:
         """Next offset to read per ``topic:partition``, as that view (the active one by

@@ -24,6 +24,11 @@ local function store(base, view, e)
   if tonumber(e[7]) > 0 then redis.call('EXPIRE', key, e[7]) end
   local owner = redis.call('HGET', key, 'owner') or ''
   redis.call('ZADD', view .. 'index:' .. owner, e[6], e[1])
-  if rank >= 2 then redis.call('PUBLISH', base .. 'done', e[1]) end
+  -- The owner's backlog (tasks accepted, not yet terminal): one per base, whatever the view.
+  if rank == 0 then redis.call('ZADD', base .. WAITING .. owner, e[6], e[1]) end
+  if rank >= 2 then
+    redis.call('ZREM', base .. WAITING .. owner, e[1])
+    redis.call('PUBLISH', base .. 'done', e[1])
+  end
   return 1
 end
