@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
@@ -130,7 +133,28 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+def representable(value: Any) -> Any:
+    """``value`` with every non-finite float as its JSON-ish name (``NaN``, ``Infinity``):
+    JSON has no such numbers, and an answer that echoes a client's NaN back must still be
+    JSON (the 422 of a NaN would otherwise fail to render, a 500)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: representable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [representable(item) for item in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 (the same body), with the inputs it echoes made representable."""
+    assert isinstance(exc, RequestValidationError)
+    detail = representable(jsonable_encoder(exc.errors()))
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ProgramError, _program_error)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)

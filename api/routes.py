@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.auth import OwnerDep
 from api.deps import ReaderDep, SettingsDep, SubmissionsDep, ViewDep
-from api.errors import LimitExceeded, program_error_body
+from api.errors import LimitExceeded, program_error_body, representable
 from api.idempotency import IdempotencyKeys
 from api.intake import append, append_one, check_backlog, submission, write_through
 from api.models import (
@@ -107,7 +107,8 @@ async def submit_task(
 
 def _item_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ValidationError):
-        return {"status": 422, "detail": exc.errors(include_url=False, include_context=False)}
+        errors = exc.errors(include_url=False, include_context=False)
+        return {"status": 422, "detail": representable(errors)}
     if isinstance(exc, LimitExceeded):
         return {"status": 422, "detail": exc.detail()}
     if isinstance(exc, ProgramError) and exc.code == "limit_exceeded":

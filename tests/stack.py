@@ -103,7 +103,8 @@ class Stack:
     def wait_api(self, timeout: float = 60) -> None:
         def answers() -> bool:
             try:
-                return self.client.get("/tasks/probe").status_code == 404
+                # 404 on an open API, 401 with API keys on: either way it answers.
+                return self.client.get("/tasks/probe").status_code in (401, 404)
             except httpx.TransportError:
                 return False
 
