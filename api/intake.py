@@ -61,7 +61,13 @@ async def check_backlog(view: TaskView, settings: Settings, owner: str | None, c
     limit = settings.api_owner_max_waiting
     if not limit or not count:
         return
-    waiting = await view.waiting(owner, settings.api_owner_waiting_expiry_s)
+    try:
+        waiting = await view.waiting(owner, settings.api_owner_waiting_expiry_s)
+    except (RedisError, OSError) as exc:
+        # The log is what counts: a submission is not refused because the view is away
+        # (the bound is loose until Redis is back).
+        log.warning("backlog of an owner not counted: %r", exc)
+        return
     if waiting + count > limit:
         raise BacklogFull(waiting, limit)
 

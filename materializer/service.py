@@ -54,14 +54,20 @@ class Materializer(ConsumerRebalanceListener):
         self.view = view
         self.topics = topics
         self._view_prefix = view.prefix  # the view this instance writes to
-        self._written: set[str] = set()  # offsets fields this instance has stored there
+        #: Offsets this instance has stored in its view, by field: the view must still hold
+        #: them at least that far (a Redis restored from an older snapshot does not).
+        self._written: dict[str, int] = {}
+
+    def _skipped(self, topic: str) -> None:
+        metrics.materializer_skipped.labels(topic).inc()
 
     def subscribe(self) -> None:
         self.consumer.subscribe(self.topics.view_sources(), listener=self)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Positions live in Redis, written with the view: nothing to hand over.
-        self._written -= {offsets_field(tp) for tp in revoked}
+        for tp in revoked:
+            self._written.pop(offsets_field(tp), None)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._seek_to_view(assigned)
@@ -69,7 +75,8 @@ class Materializer(ConsumerRebalanceListener):
     async def _seek_to_view(self, partitions: list[TopicPartition]) -> None:
         self._view_prefix = await retry_redis(self.view.active_prefix)
         offsets = await retry_redis(self.view.offsets, self._view_prefix)
-        self._written = {offsets_field(tp) for tp in partitions} & offsets.keys()
+        fields = {offsets_field(tp) for tp in partitions}
+        self._written = {field: offsets[field] for field in fields & offsets.keys()}
         for tp in partitions:
             if offsets_field(tp) in offsets:
                 self.consumer.seek(tp, offsets[offsets_field(tp)])
@@ -87,13 +94,13 @@ class Materializer(ConsumerRebalanceListener):
             offsets,
             view=self._view_prefix,
             only_if_active=True,
-            still_there=next(iter(self._written), ""),
+            expected=self._written,
         )
 
     async def step(self) -> int:
         """Apply one batch from the log; returns how many records it applied."""
         batch = await self.consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
-        entries, offsets = view_entries(self.topics, batch)
+        entries, offsets = view_entries(self.topics, batch, self._skipped)
         try:
             if not batch:  # idle: still notice a lost view, so that it is refilled now
                 await retry_redis(self._apply, [], {})
@@ -101,12 +108,14 @@ class Materializer(ConsumerRebalanceListener):
             with observe.view_write(batch, self.topics):
                 await retry_redis(self._apply, entries, offsets)
         except StalePosition:
-            # The view was switched (rebuild-view) or thrown away (a flushed Redis): read our
-            # position again, which for a lost view is the start of the log.
-            log.warning("the view moved or lost its offsets; reading the log from its position")
+            # The view was switched (rebuild-view), thrown away (a flushed Redis) or restored
+            # from an older snapshot: read our position again from the view (the start of the
+            # log for a lost view), so that what the view lost is written again.
+            metrics.materializer_view_resets.inc()
+            log.warning("the view moved or lost offsets; reading the log from its position")
             await self._seek_to_view(list(self.consumer.assignment()))
             return 0
-        self._written |= offsets.keys()
+        self._written.update(offsets)
         return sum(len(records) for records in batch.values())
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -8,10 +8,12 @@ scrape shows only that role's metrics. The metric names are listed in docs/opera
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
@@ -49,6 +51,41 @@ DURATION_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 )  # fmt: skip
 
+
+def _exported(metric: Counter | Histogram, values: Iterable[str]) -> None:
+    """Export these label values at 0 from the start: a series that first appears at 1 is
+    no increase() to Prometheus, and an alert on it would miss the first occurrence."""
+    for value in values:
+        metric.labels(value)
+
+
+class Oldest:
+    """When each thing under way now began: the age of the oldest, for a gauge that the
+    metrics server's thread reads at scrape time while the event loop starts and ends them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: dict[int, float] = {}
+        self._ids = itertools.count()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        with self._lock:
+            key = next(self._ids)
+            self._started[key] = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._started[key]
+
+    def age(self) -> float:
+        """Seconds since the oldest began; 0 when nothing is under way."""
+        with self._lock:
+            oldest = min(self._started.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+
 # --- API ----------------------------------------------------------------------------------
 
 api_requests = Counter(
@@ -72,15 +109,21 @@ api_submit_duration = Histogram(
     buckets=DURATION_BUCKETS,
     registry=API,
 )
+_exported(api_submit_duration, ("accepted", "unavailable"))
 
 # --- processor ----------------------------------------------------------------------------
 
 processor_tasks = Counter(
     "qcexec_processor_tasks",
     "Submissions handled, by outcome: completed, failed, cancelled, duplicate (its outcome "
-    "was already known), dead_letter (undecodable record).",
+    "was already known), dead_letter (undecodable record), poison_cancellation (undecodable "
+    "cancellation, skipped).",
     ["outcome"],
     registry=PROCESSOR,
+)
+_exported(
+    processor_tasks,
+    ("completed", "failed", "cancelled", "duplicate", "dead_letter", "poison_cancellation"),
 )
 processor_task_errors = Counter(
     "qcexec_processor_task_errors",
@@ -119,6 +162,28 @@ processor_lag = Gauge(
     ["topic", "partition"],
     registry=PROCESSOR,
 )
+#: The runs in a worker process now (processor/pool.py): a run is killed at its time limit.
+RUNS = Oldest()
+processor_oldest_run = Gauge(
+    "qcexec_processor_oldest_run_seconds",
+    "Seconds the oldest run now in this processor's pool has lasted (0: none); a run is "
+    "stopped at qcexec_processor_task_time_limit_seconds.",
+    registry=PROCESSOR,
+)
+processor_oldest_run.set_function(RUNS.age)
+processor_time_limit = Gauge(
+    "qcexec_processor_task_time_limit_seconds",
+    "The time limit of a run in a worker process (QC_TASK_TIME_LIMIT_MS).",
+    registry=PROCESSOR,
+)
+processor_publish_failures = Counter(
+    "qcexec_processor_publish_failures",
+    "Records the processor gave up publishing (a permanent error after its retries), by "
+    "record: result (the task stays pending until a replay) or dead_letter.",
+    ["record"],
+    registry=PROCESSOR,
+)
+_exported(processor_publish_failures, ("result", "dead_letter"))
 
 # --- materializer -------------------------------------------------------------------------
 
@@ -134,10 +199,29 @@ materializer_write_duration = Histogram(
     buckets=DURATION_BUCKETS,
     registry=MATERIALIZER,
 )
+materializer_view_resets = Counter(
+    "qcexec_materializer_view_resets",
+    "Times the view had moved, lost its offsets or was older than what this materializer "
+    "wrote (a Redis restored from an old snapshot): it read the log again from the view's "
+    "position.",
+    registry=MATERIALIZER,
+)
+materializer_skipped = Counter(
+    "qcexec_materializer_skipped_records",
+    "Records the materializer could not decode and skipped (poison records), by topic.",
+    ["topic"],
+    registry=MATERIALIZER,
+)
 materializer_lag = Gauge(
     "qcexec_consumer_lag",
     "Records of the partition not yet in the view: high watermark minus the position.",
     ["topic", "partition"],
+    registry=MATERIALIZER,
+)
+materializer_oldest_waiting = Gauge(
+    "qcexec_materializer_oldest_waiting_seconds",
+    "Seconds since the submission of the oldest task the view holds as accepted and not yet "
+    "terminal (the owners' backlogs, `waiting:` in Redis); 0 when there is none.",
     registry=MATERIALIZER,
 )
 

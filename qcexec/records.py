@@ -27,10 +27,12 @@ def offsets_field(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
 
 
-def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[str, int]]:
+def view_entries(
+    topics: Topics, batch: Batch, skipped: Callable[[str], None] | None = None
+) -> tuple[list[ViewEntry], dict[str, int]]:
     """What a batch of records does to the view, and the offsets to record with it.
     Undecodable records are skipped (the processor sends bad submissions to the dead-letter
-    topic); their offsets still advance."""
+    topic); their offsets still advance, and ``skipped`` is told each one's topic."""
     decoders: dict[str, Callable[[bytes], ViewEntry]] = {
         topics.submitted: lambda raw: submitted_entry(TaskSubmitted.decode(raw)),
         topics.results: lambda raw: result_entry(TaskResult.decode(raw)),
@@ -44,6 +46,8 @@ def view_entries(topics: Topics, batch: Batch) -> tuple[list[ViewEntry], dict[st
                 entries.append(decoders[tp.topic](record.value))
             except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
                 log.warning("skipping undecodable record on %s: %s", tp.topic, exc)
+                if skipped is not None:
+                    skipped(tp.topic)
         if records:
             offsets[offsets_field(tp)] = records[-1].offset + 1
     return entries, offsets

@@ -72,13 +72,17 @@ class TaskView(ViewLifecycle):
         *,
         view: str = "",
         only_if_active: bool = False,
-        still_there: str = "",
+        expected: dict[str, int] | None = None,
     ) -> int:
         """Apply entries (and the log offsets they came from) in one atomic step, to ``view``
-        (the active view by default). With ``only_if_active``, or a ``still_there`` offsets
-        field, raises :class:`StalePosition` instead of writing when the view has switched
-        or lost its offsets. Returns how many entries moved a task forward."""
-        args: list[Any] = [self.prefix, view, "1" if only_if_active else "0", still_there]
+        (the active view by default). With ``only_if_active``, or ``expected`` offsets (each
+        must be stored at least that far), raises :class:`StalePosition` instead of writing
+        when the view has switched, lost its offsets, or was restored from an older snapshot.
+        Returns how many entries moved a task forward."""
+        args: list[Any] = [self.prefix, view, "1" if only_if_active else "0"]
+        args.append(len(expected or {}))
+        for field, offset in (expected or {}).items():
+            args += [field, offset]
         args.append(len(offsets or {}))
         for field, offset in (offsets or {}).items():
             args += [field, offset]

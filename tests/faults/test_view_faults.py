@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from deploy.processes import free_port
 from tests.helpers import (
     BELL,
     all_terminal,
@@ -16,7 +18,7 @@ from tests.helpers import (
     read_topic,
     wait_for,
 )
-from tests.stack import Stack
+from tests.stack import MakeStack, Stack
 
 
 def test_view_rebuilds_itself_after_redis_lost_it(stack: Stack) -> None:
@@ -110,3 +112,43 @@ def test_an_undecodable_record_keyed_by_a_task_id_still_ends_its_task(stack: Sta
     assert document["error"]["code"] == "invalid_record"
     assert "parameters" in document["error"]["message"]
     assert document["seed"] == 3
+
+
+def test_poison_records_on_results_and_cancellations_are_skipped_and_counted(
+    make_stack: MakeStack,
+) -> None:
+    """Records nothing can decode on ``qc.results`` and ``qc.cancellations``: the materializer
+    skips them and counts them (a metric per topic), the processor's control table skips the
+    cancellations, and work goes on: never a crash loop."""
+    port = free_port()
+    stack = make_stack(MATERIALIZER_METRICS_PORT=str(port))
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.services.kafka_bootstrap)
+        await producer.start()
+        try:
+            for topic in (stack.topics.results, stack.topics.cancellations):
+                for value in (b"not json", b'{"task_id": 5}', b"\xff"):
+                    await producer.send_and_wait(topic, value, key=str(uuid.uuid4()).encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    after = stack.submit(BELL, shots=10)
+    assert stack.wait_terminal(after)["status"] == "completed"
+    cancelled = stack.submit(BELL, shots=10)
+    stack.client.post(f"/tasks/{cancelled}/cancel")
+    assert stack.wait_terminal(cancelled)["state"] in {"cancelled", "completed"}
+
+    def skipped() -> dict[str, float]:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        found = {}
+        for line in text.splitlines():
+            if line.startswith("qcexec_materializer_skipped_records_total{"):
+                topic = line.split('topic="')[1].split('"')[0]
+                found[topic] = float(line.rsplit(" ", 1)[1])
+        return found
+
+    counted = wait_for(lambda: len(skipped()) == 2 and skipped(), 60, "the skipped records")
+    assert counted == {stack.topics.results: 3.0, stack.topics.cancellations: 3.0}
+    assert stack.materializer.running and all(p.running for p in stack.processors)

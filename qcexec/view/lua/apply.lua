@@ -1,15 +1,22 @@
 -- KEYS: none. ARGV: base, target view prefix ('' for the active one), whether the target must
--- be the active view ('1'/'0'), an offsets field that must still be there ('' for none), the
--- number of offsets, then field/offset pairs, then entries. Returns -1 when a condition failed
--- (the caller re-reads its position), else the number of entries that moved a task forward.
+-- be the active view ('1'/'0'), the number of expected offsets, then field/offset pairs (each
+-- must be stored at least that far: a view that lost them, or was restored from an older
+-- snapshot, fails the check), then the number of offsets to write, then field/offset pairs,
+-- then entries. Returns -1 when a condition failed (the caller re-reads its position), else
+-- the number of entries that moved a task forward.
 local base = ARGV[1]
 local views = {ARGV[2]}
 if ARGV[2] == '' then views = live(base) end
 local view = views[1]
 if ARGV[3] == '1' and active(base) ~= view then return -1 end
-if ARGV[4] ~= '' and redis.call('HEXISTS', view .. 'offsets', ARGV[4]) == 0 then return -1 end
-local n = tonumber(ARGV[5])
-local i = 6
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  local stored = tonumber(redis.call('HGET', view .. 'offsets', ARGV[i]) or '-1')
+  if stored < tonumber(ARGV[i + 1]) then return -1 end
+  i = i + 2
+end
+local n = tonumber(ARGV[i])
+i = i + 1
 for _ = 1, n do
   redis.call('HSET', view .. 'offsets', ARGV[i], ARGV[i + 1])
   i = i + 2
