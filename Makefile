@@ -32,8 +32,9 @@ test-alone: venv
 	$(PYTHON) -m tests.alone
 
 # ruff, the layers (import-linter, contracts in pyproject.toml), the types (mypy, [tool.mypy]),
-# then the offline checks of Dockerfile, docker-compose.yml and deploy/k8s (hadolint,
-# docker-compose config, kustomize rendering, kubernetes-validate): tests/ops/deploy_checks.py
+# then the offline checks of Dockerfile, docker-compose.yml, deploy/k8s and the alerts (hadolint,
+# docker-compose config, kustomize rendering, kubernetes-validate, promtool check and test
+# rules): tests/ops/deploy_checks.py
 lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .

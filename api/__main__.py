@@ -14,7 +14,11 @@ def main() -> None:
     setup_tracing(settings, "api")
     # log_config=None: uvicorn's loggers (access log included) go to our root handler.
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=settings.api_access_log,
     )
 
 

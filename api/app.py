@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from api import devices, errors, health, metrics, page
 from api.auth import RateLimiter
+from api.intake import Backlog
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = config
         app.state.submissions = submissions
         app.state.view = view
+        app.state.backlog = Backlog(view, config)
         app.state.rate_limiter = RateLimiter(
             redis, config.redis_prefix, config.api_rate_limit_per_s, config.api_rate_limit_burst
         )

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.intake import Backlog
 from api.submissions import SubmissionLog
 from programs.workers import ProgramReader
 from qcexec.settings import Settings
@@ -31,7 +32,12 @@ async def _reader(request: Request) -> ProgramReader:
     return request.app.state.reader
 
 
+async def _backlog(request: Request) -> Backlog:
+    return request.app.state.backlog
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SubmissionsDep = Annotated[SubmissionLog, Depends(_submissions)]
 ViewDep = Annotated[TaskView, Depends(_view)]
 ReaderDep = Annotated[ProgramReader, Depends(_reader)]
+BacklogDep = Annotated[Backlog, Depends(_backlog)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 
 from redis.exceptions import RedisError
@@ -55,21 +56,49 @@ async def submission(
     )
 
 
-async def check_backlog(view: TaskView, settings: Settings, owner: str | None, count: int) -> None:
-    """Raise :class:`BacklogFull` (429) when ``count`` more tasks would take the owner past
-    its bound of tasks waiting (``API_OWNER_MAX_WAITING``)."""
-    limit = settings.api_owner_max_waiting
-    if not limit or not count:
-        return
-    try:
-        waiting = await view.waiting(owner, settings.api_owner_waiting_expiry_s)
-    except (RedisError, OSError) as exc:
-        # The log is what counts: a submission is not refused because the view is away
-        # (the bound is loose until Redis is back).
-        log.warning("backlog of an owner not counted: %r", exc)
-        return
-    if waiting + count > limit:
-        raise BacklogFull(waiting, limit)
+class Backlog:
+    """Each owner's bound of tasks waiting (``API_OWNER_MAX_WAITING``), counted in the view.
+
+    Redis is asked at most once every ``fresh_s`` while the owner is far below its bound
+    (under ``margin`` of it, counting what this API accepted since): the bound is then
+    approximate by what other API instances accept within that time, and a submission pays
+    no extra round trip."""
+
+    def __init__(
+        self, view: TaskView, settings: Settings, fresh_s: float = 1.0, margin: float = 0.9
+    ) -> None:
+        self.view = view
+        self.limit = settings.api_owner_max_waiting
+        self.expiry_s = settings.api_owner_waiting_expiry_s
+        self.fresh_s = fresh_s
+        self.margin = margin
+        self._known: dict[str, tuple[int, float]] = {}
+
+    async def check(self, owner: str | None, count: int) -> None:
+        """Raise :class:`BacklogFull` (429) when ``count`` more tasks would take the owner
+        past its bound; a submission is never refused because Redis cannot count."""
+        if not self.limit or not count:
+            return
+        key, now = owner or "", time.monotonic()
+        known = self._known.get(key)
+        if known is not None and now - known[1] < self.fresh_s:
+            if known[0] + count <= self.limit * self.margin:
+                return
+        try:
+            waiting = await self.view.waiting(owner, self.expiry_s)
+        except (RedisError, OSError) as exc:
+            # The log is what counts: the bound is loose until Redis is back.
+            log.warning("backlog of an owner not counted: %r", exc)
+            return
+        self._known[key] = (waiting, now)
+        if waiting + count > self.limit:
+            raise BacklogFull(waiting, self.limit)
+
+    def accepted(self, owner: str | None, count: int) -> None:
+        """Count tasks this API accepted since it last asked Redis."""
+        known = self._known.get(owner or "")
+        if known is not None:
+            self._known[owner or ""] = (known[0] + count, known[1])
 
 
 async def write_through(view: TaskView, events: list[TaskSubmitted]) -> None:

@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from api.auth import OwnerDep
-from api.deps import ReaderDep, SettingsDep, SubmissionsDep, ViewDep
+from api.deps import BacklogDep, ReaderDep, SettingsDep, SubmissionsDep, ViewDep
 from api.errors import LimitExceeded, program_error_body, representable
 from api.idempotency import IdempotencyKeys
-from api.intake import append, append_one, check_backlog, submission, write_through
+from api.intake import append, append_one, submission, write_through
 from api.models import (
     BatchAccepted,
     BatchRequest,
@@ -78,6 +78,7 @@ async def submit_task(
     view: ViewDep,
     reader: ReaderDep,
     owner: OwnerDep,
+    backlog: BacklogDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -87,9 +88,10 @@ async def submit_task(
     ] = None,
 ) -> Response:
     event = await submission(body, settings, reader, owner)
-    await check_backlog(view, settings, owner, 1)
+    await backlog.check(owner, 1)
     if idempotency_key is None:
         await append_one(submissions, view, event)
+        backlog.accepted(owner, 1)
         await write_through(view, [event])
         return _accepted(event.task_id)
     keys = IdempotencyKeys(view.redis, view.prefix, settings.api_idempotency_ttl_s)
@@ -101,6 +103,7 @@ async def submit_task(
     except LogUnavailable:
         await keys.release(owner, idempotency_key)
         raise
+    backlog.accepted(owner, 1)
     await write_through(view, [event])
     return _accepted(event.task_id)
 
@@ -144,6 +147,7 @@ async def submit_batch(
     view: ViewDep,
     reader: ReaderDep,
     owner: OwnerDep,
+    backlog: BacklogDep,
 ) -> JSONResponse:
     if len(body.tasks) > settings.api_max_batch:
         raise LimitExceeded("tasks", f"a batch holds at most {settings.api_max_batch} tasks")
@@ -157,7 +161,7 @@ async def submit_batch(
     # The programs are read concurrently, by every reader process at once.
     items: list[TaskSubmitted | Exception] = list(await asyncio.gather(*map(item, body.tasks)))
     events = [item for item in items if isinstance(item, TaskSubmitted)]
-    await check_backlog(view, settings, owner, len(events))
+    await backlog.check(owner, len(events))
     outcomes = await append(submissions, view, events)
     failed = {
         event.task_id: failure
@@ -165,6 +169,7 @@ async def submit_batch(
         if failure is not None
     }
     accepted = [event for event in events if event.task_id not in failed]
+    backlog.accepted(owner, len(accepted))
     if accepted:
         await write_through(view, accepted)
     answer: list[dict[str, Any]] = []

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import Span, SpanKind, StatusCode
+from redis.exceptions import RedisError
 
 from qcexec import metrics, telemetry
+from qcexec.view import TaskView
 from schemas.topics import Topics
 
 materializer_log = logging.getLogger("materializer")
@@ -70,4 +72,16 @@ async def track_lag(consumer: AIOKafkaConsumer, every_s: float = 1.0) -> None:
             if highwater is not None:
                 lags[(tp.topic, tp.partition)] = highwater - position
         metrics.set_lag(metrics.materializer_lag, lags)
+        await asyncio.sleep(every_s)
+
+
+async def track_oldest_waiting(view: TaskView, every_s: float = 15.0) -> None:
+    """Keep the gauge of the oldest task accepted and not yet terminal (an alert watches it:
+    a task left pending)."""
+    while True:
+        try:
+            oldest = await view.oldest_waiting()
+        except (RedisError, OSError):  # the view is away: the lag alerts say so
+            oldest = None
+        metrics.materializer_oldest_waiting.set(0 if oldest is None else time.time() - oldest)
         await asyncio.sleep(every_s)

@@ -147,12 +147,14 @@ async def serve(settings: Settings) -> None:
         settings.materializer_metrics_port,
         settings.liveness_timeout_s,
     )
+    view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
     lag = asyncio.create_task(observe.track_lag(consumer))
+    oldest = asyncio.create_task(observe.track_oldest_waiting(view))
     try:
-        view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
         await Materializer(consumer, view, settings.topics).run(stop)
     finally:
         lag.cancel()
+        oldest.cancel()
         if server is not None:
             server.stop()
         await consumer.stop()

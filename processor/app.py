@@ -12,8 +12,10 @@ import faust
 import orjson
 from aiokafka.errors import MessageSizeTooLargeError
 from faust.types import EventT
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from processor import deadletters, observe
 from processor.consumer import Consumer, use_safe_commits
@@ -23,7 +25,7 @@ from processor.pool import SimulationPool
 from processor.scheduler import Entry, Scheduler
 from qcexec import metrics, retry, telemetry
 from qcexec.settings import Settings
-from qcexec.view import TaskView
+from qcexec.view import TaskView, result_entry
 from schemas.events import (
     RECORD_OVERHEAD,
     Event,
@@ -97,32 +99,59 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                 results_topic, key, _failed(result, f"the broker refused the result: {exc}")
             )
         except Exception as exc:  # permanent: logged with the task, the partition moves on
+            metrics.processor_publish_failures.labels("result").inc()
             log.error("task %s: result not published: %r", task_id, exc, extra={"task_id": task_id})
 
-    async def publish_results(results: list[TaskResult]) -> None:
-        """Every result of a job sent, then one wait for all their acknowledgements; a result
-        the broker did not take goes again alone (retried, or failed as too large)."""
+    async def publish_results(
+        results: list[tuple[TaskResult, Span]],
+    ) -> list[TaskResult]:
+        """Every result of a job sent (each in a span of its task's trace), then one wait for
+        all their acknowledgements; a result the broker did not take goes again alone
+        (retried, or failed as too large). Returns the outcomes the broker acknowledged at
+        the first try, as they are on the log."""
         sent: list[tuple[TaskResult, Any]] = []
-        for result in results:
+        topic_name = results_topic.get_topic_name()
+        for result, parent in results:
             fitting, value = fitted(result, settings.qc_max_record_bytes)
-            headers = fitting.headers(telemetry.trace_headers())
-            try:
-                pending: Any = await results_topic.send(
-                    key=result.task_id.encode(), value=value, headers=headers
-                )
-            except Exception as exc:  # not even queued: sent again alone below
-                sent.append((result, exc))
-                continue
-            sent.append((result, pending))
+            with telemetry.tracer().start_as_current_span(
+                f"{topic_name} publish",
+                context=trace.set_span_in_context(parent),
+                kind=SpanKind.PRODUCER,
+                attributes=telemetry.messaging(topic_name, "send"),
+            ):
+                headers = fitting.headers(telemetry.trace_headers())
+                try:
+                    pending: Any = await results_topic.send(
+                        key=result.task_id.encode(), value=value, headers=headers
+                    )
+                except Exception as exc:  # not even queued: sent again alone below
+                    sent.append((result, exc))
+                    continue
+            sent.append((fitting, pending))
         waited = await asyncio.gather(
             *(pending for _, pending in sent if isinstance(pending, asyncio.Future)),
             return_exceptions=True,
         )
         outcomes = iter(waited)
+        acknowledged: list[TaskResult] = []
         for result, pending in sent:
             outcome = next(outcomes) if isinstance(pending, asyncio.Future) else pending
             if isinstance(outcome, BaseException):
                 await publish_result(result.task_id, result)
+            else:
+                acknowledged.append(result)
+        return acknowledged
+
+    async def write_through(results: list[TaskResult]) -> None:
+        """Outcomes the broker acknowledged, written to the view at once: a client waiting
+        for one sees it without the materializer's hop (which writes it from the log too, so
+        a failure here loses nothing)."""
+        if not results:
+            return
+        try:
+            await view.apply_batch([result_entry(result) for result in results], {})
+        except (RedisError, OSError) as exc:
+            log.warning("%d outcome(s) not written through: %r", len(results), exc)
 
     async def dead_letter_record(event: EventT, exc: Exception) -> None:
         message = event.message
@@ -138,6 +167,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         try:
             await publish(dead_letter, message.key, deadletters.dead_letter(message, str(exc)))
         except Exception as error:  # permanent: logged, the partition moves on
+            metrics.processor_publish_failures.labels("dead_letter").inc()
             log.error("dead letter not published: %r", error)
         # Its task still ends: no 202 is left pending, whatever reached the log.
         failed = deadletters.invalid_record_result(message, str(exc), name)
@@ -147,14 +177,14 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     async def run_job(job: list[Entry]) -> None:
         """A job of the scheduler: its tasks run, their results on the log, their records
         acknowledged (only now may a commit pass them)."""
-        # The first task's trace goes on from the API's record (its traceparent header).
+        # Each task's trace goes on from the API's record (its traceparent header).
         with (
-            observe.processing(job[0].event.message),
+            observe.processing([entry.event.message for entry in job]) as spans,
             metrics.processor_in_flight.track_inprogress(),
         ):
             results = await execute([entry.task for entry in job], pool, name, view, control)
-            published: list[TaskResult] = []
-            for entry, result in zip(job, results, strict=True):
+            published: list[tuple[TaskResult, Span]] = []
+            for entry, span, result in zip(job, spans, results, strict=True):
                 observe.count_outcome(entry.task, result)
                 if result is not None:
                     log.info(
@@ -164,8 +194,8 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                         result.duration_ms,
                         extra=_about(entry.task),
                     )
-                    published.append(result)
-            await publish_results(published)
+                    published.append((result, span))
+            await write_through(await publish_results(published))
         for entry in job:
             await acking.ack(entry.event)
 

@@ -9,6 +9,7 @@ redelivered record whose outcome is already known).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -147,21 +148,29 @@ async def execute(
     is already known (a redelivered record). Never raises for anything a program did."""
     started_at, clock = utcnow(), time.perf_counter()
     decided = [_decided(control, task) for task in tasks]
-    to_claim = [task for task, claim in zip(tasks, decided, strict=True) if claim is Claim.RUN]
-    claimed = iter(await _claims(view, to_claim, started_at, processor))
+    to_run = [task for task, claim in zip(tasks, decided, strict=True) if claim is Claim.RUN]
+    # The view's claim (the running state, and whether a redelivered record already has its
+    # outcome) goes out while the tasks run: what must not run was decided by the log above,
+    # so the claim's round trip need not come first. A task the claim finds done is not
+    # answered again (its run was wasted work, at least once).
+    claiming = asyncio.create_task(_claims(view, to_run, started_at, processor))
+    try:
+        outcomes: list[Outcome | TaskError]
+        if len(to_run) == 1:
+            outcomes = [await _run_one(to_run[0], pool, control)]
+        elif to_run:
+            outcomes = await _run_batch(to_run, pool, control)
+        else:
+            outcomes = []
+        claimed = iter(await claiming)
+    finally:
+        claiming.cancel()
     claims = [next(claimed) if claim is Claim.RUN else claim for claim in decided]
-    runnable = [task for task, claim in zip(tasks, claims, strict=True) if claim is Claim.RUN]
-    outcomes: list[Outcome | TaskError]
-    if len(runnable) == 1:
-        outcomes = [await _run_one(runnable[0], pool, control)]
-    elif runnable:
-        outcomes = await _run_batch(runnable, pool, control)
-    else:
-        outcomes = []
     elapsed_ms = (time.perf_counter() - clock) * 1000
     ran = iter(outcomes)
     results: list[TaskResult | None] = []
-    for task, claim in zip(tasks, claims, strict=True):
+    for task, first, claim in zip(tasks, decided, claims, strict=True):
+        outcome = next(ran) if first is Claim.RUN else None
         if claim is Claim.DONE:
             log.info("task %s already has its outcome; not run again", task.task_id)
             results.append(None)
@@ -169,5 +178,6 @@ async def execute(
             error = TaskError(code="cancelled", message=NOT_RUN[claim])
             results.append(_result(task, error, processor, None, elapsed_ms))
         else:
-            results.append(_result(task, next(ran), processor, started_at, elapsed_ms))
+            assert outcome is not None
+            results.append(_result(task, outcome, processor, started_at, elapsed_ms))
     return results

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import faust
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from qcexec import metrics, telemetry
@@ -16,26 +17,37 @@ from qcexec.logsetup import task_context
 from schemas.events import TaskResult, TaskSubmitted
 
 
-@contextlib.contextmanager
-def processing(message: faust.types.Message) -> Iterator[Span]:
-    """The processor's span of one ``qc.submitted`` record, a child of the span that published
-    it (its ``traceparent`` header); lines logged inside are about its task."""
+def processing_span(message: faust.types.Message) -> Span:
+    """The processor's span of one ``qc.submitted`` record (started; the caller ends it), a
+    child of the span that published it (its ``traceparent`` header): each task of a batch
+    keeps its own trace."""
     task_id = message.key.decode(errors="replace") if isinstance(message.key, bytes) else ""
     attributes: dict[str, Any] = telemetry.messaging(message.topic, "process") | {
         "messaging.destination.partition.id": str(message.partition),
         "messaging.kafka.offset": message.offset,
         "qcexec.task_id": task_id,
     }
-    with (
-        telemetry.tracer().start_as_current_span(
-            f"{message.topic} process",
-            context=telemetry.context_from_headers(message.headers),
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
-        ) as span,
-        task_context(task_id),
-    ):
-        yield span
+    return telemetry.tracer().start_span(
+        f"{message.topic} process",
+        context=telemetry.context_from_headers(message.headers),
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+    )
+
+
+@contextlib.contextmanager
+def processing(messages: list[faust.types.Message]) -> Iterator[list[Span]]:
+    """The spans of a job's records, the first one current (the job's own spans, a run or a
+    batch's run, hang from it); lines logged inside are about the first task."""
+    spans = [processing_span(message) for message in messages]
+    first = messages[0]
+    task_id = first.key.decode(errors="replace") if isinstance(first.key, bytes) else ""
+    try:
+        with trace.use_span(spans[0], end_on_exit=False), task_context(task_id):
+            yield spans
+    finally:
+        for span in spans:
+            span.end()
 
 
 def count_outcome(task: TaskSubmitted, result: TaskResult | None) -> None:

@@ -64,6 +64,7 @@ class SimulationPool:
         self.limits = limits
         self.max_memory_mb = max_memory_mb
         self.time_limit_s = time_limit_s
+        metrics.processor_time_limit.set(time_limit_s)
         self.threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
         #: A sweep's points are independent: Aer runs them in parallel over every core (its
         #: parallel experiments), the same counts as on one thread, in a fraction of the time.
@@ -89,8 +90,11 @@ class SimulationPool:
         """Counts of one task. Raises :class:`ProgramError` for a permanent failure,
         :class:`WorkerCrashed` when the worker process died, :class:`TaskCancelled` when
         ``cancel`` was set first."""
-        with telemetry.tracer().start_as_current_span(
-            "run", attributes={"qcexec.shots": task.shots}
+        with (
+            telemetry.tracer().start_as_current_span(
+                "run", attributes={"qcexec.shots": task.shots}
+            ),
+            metrics.RUNS.track(),  # its age: qcexec_processor_oldest_run_seconds
         ):
             outcome, phases = await self._run(task, cancel)
             _observe(phases)
@@ -114,8 +118,11 @@ class SimulationPool:
         time limit for all of them. Raises :class:`WorkerCrashed` when the worker died and
         :class:`ProgramError` (``time_limit_exceeded``) at the limit: the caller then runs
         each task alone, to give each its own outcome."""
-        with telemetry.tracer().start_as_current_span(
-            "run batch", attributes={"qcexec.batch_size": len(tasks)}
+        with (
+            telemetry.tracer().start_as_current_span(
+                "run batch", attributes={"qcexec.batch_size": len(tasks)}
+            ),
+            metrics.RUNS.track(),
         ):
             future = self._pool.schedule(
                 run_programs,

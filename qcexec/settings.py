@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_max_request_bytes: int = 256 * 1024
+    api_access_log: bool = Field(
+        default=False,
+        description="A log line per HTTP request (uvicorn's access log). Off by default: the "
+        "request metrics count every answer, and the line costs the API's one core.",
+    )
     api_broker_wait_s: float = Field(
         default=10.0, description="How long API start-up waits for the broker (503s after that)."
     )

@@ -136,6 +136,18 @@ class TaskView(ViewLifecycle):
             _, count = await pipe.execute()
         return int(count)
 
+    async def oldest_waiting(self) -> float | None:
+        """When (a Unix time) the oldest task of any owner's backlog was submitted: a task
+        accepted and not yet terminal; None when there is none."""
+        oldest: float | None = None
+        async for key in self.redis.scan_iter(match=f"{self.prefix}{WAITING_KEY}*", count=500):
+            first = cast(
+                list[tuple[bytes, float]], await self.redis.zrange(key, 0, 0, withscores=True)
+            )
+            if first and (oldest is None or first[0][1] < oldest):
+                oldest = first[0][1]
+        return None if oldest is None else oldest / 1e6
+
     async def offsets(self, view: str | None = None) -> dict[str, int]:
         """Next offset to read per ``topic:partition``, as that view (the active one by
         default) last recorded it."""

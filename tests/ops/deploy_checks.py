@@ -8,11 +8,18 @@
 - deploy/k8s: rendered by `kubectl kustomize` where kubectl is installed, else by
   :func:`render_kustomization`; every object validated against the Kubernetes OpenAPI schemas
   (`kubernetes-validate`, strict: unknown fields are errors) for the oldest and the newest
-  Kubernetes we support, and KEDA's ScaledObject, a custom resource those schemas lack,
-  against :data:`SCALED_OBJECT_SCHEMA`.
+  Kubernetes we support, and the custom resources those schemas lack against schemas of their
+  own: KEDA's ScaledObject (:data:`SCALED_OBJECT_SCHEMA`), the Prometheus Operator's
+  PrometheusRule (:data:`PROMETHEUS_RULE_SCHEMA`);
+- deploy/prometheus: `promtool check rules` on the alerts and `promtool test rules` on their
+  tests (promtool: Debian's `prometheus` package); the Grafana dashboard's queries parsed by
+  promtool too;
+- the monitoring files agree (:func:`monitoring_problems`): the PrometheusRule is the one
+  generated from the alerts, every alert has a test that fires it and one that does not, and
+  the alerts and the dashboard read only metrics the service exports.
 
-Longer than 300 lines: the schema of KEDA's ScaledObject is written here (no cluster to fetch
-it from), beside the three checks that use the tools.
+Longer than 300 lines: the schemas of the two custom resources are written here (no cluster
+to fetch them from), beside the checks that use the tools.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,8 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import yaml
+
+from deploy import monitoring
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -283,8 +293,70 @@ SCALED_OBJECT_SCHEMA: dict[str, Any] = {
     },
 }
 
+#: A Prometheus duration, with the pattern of the Prometheus Operator's CRDs.
+_DURATION = {
+    "type": "string",
+    "pattern": "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
+    "(([0-9]+)ms)?)$",
+}
+
+#: The Prometheus Operator's PrometheusRule (monitoring.coreos.com/v1): the fields of its
+#: groups and rules (prometheus-operator.dev/docs/api-reference/api/, RuleGroup and Rule).
+PROMETHEUS_RULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": SCALED_OBJECT_SCHEMA["properties"]["metadata"],
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": _DURATION,
+                            "query_offset": _DURATION,
+                            "limit": {"type": "integer"},
+                            "partial_response_strategy": {"type": "string"},
+                            "labels": _STRING_MAP,
+                            "rules": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["expr"],
+                                    "additionalProperties": False,
+                                    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+                                    "properties": {
+                                        "alert": {"type": "string"},
+                                        "record": {"type": "string"},
+                                        "expr": {"type": ["string", "integer"]},
+                                        "for": _DURATION,
+                                        "keep_firing_for": _DURATION,
+                                        "labels": _STRING_MAP,
+                                        "annotations": _STRING_MAP,
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+
 #: Custom resources: their schema here (kubernetes-validate knows only Kubernetes' own).
-CUSTOM_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): SCALED_OBJECT_SCHEMA}
+CUSTOM_SCHEMAS: dict[tuple[str | None, str | None], dict[str, Any]] = {
+    ("keda.sh/v1alpha1", "ScaledObject"): SCALED_OBJECT_SCHEMA,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE_SCHEMA,
+}
 
 
 def validation_errors(manifests: list[Manifest]) -> list[str]:
@@ -320,7 +392,112 @@ def check_kubernetes() -> str:
     )
 
 
-CHECKS: list[Callable[[], str]] = [hadolint, check_compose, check_kubernetes]
+# --- deploy/prometheus and deploy/grafana -------------------------------------------------
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        raise CheckFailed("promtool not found: `apt-get install prometheus` (Debian's package)")
+    return found
+
+
+def _rule_names(rules: dict[str, Any], kind: str) -> list[str]:
+    """The names of the alerts (``kind`` "alert") or recording rules ("record")."""
+    return [rule[kind] for group in rules["groups"] for rule in group["rules"] if kind in rule]
+
+
+def check_prometheus_rules() -> str:
+    """promtool's own checks of the rules, and their unit tests."""
+    binary = promtool()
+    _run([binary, "check", "rules", str(monitoring.ALERTS)])
+    _run([binary, "test", "rules", str(monitoring.ALERTS_TEST)])
+    alerts = _rule_names(monitoring.alert_rules(), "alert")
+    return f"deploy/prometheus: promtool check rules and test rules pass ({len(alerts)} alerts)"
+
+
+def check_dashboard_queries() -> str:
+    """The dashboard's queries parsed by promtool: recording rules of a scratch file, with
+    values for Grafana's variables."""
+    expressions = monitoring.dashboard_expressions(monitoring.dashboard())
+    values = {"$__rate_interval": "5m", "$__interval": "1m", "$namespace": ".*"}
+    rules = []
+    for number, expr in enumerate(expressions):
+        for variable, value in values.items():
+            expr = expr.replace(variable, value)
+        rules.append({"record": f"dashboard:query_{number}", "expr": expr})
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as scratch:
+        yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, scratch)
+        scratch.flush()
+        _run([promtool(), "check", "rules", scratch.name])
+    return f"deploy/grafana/qcexec.json: {len(expressions)} queries parsed by promtool"
+
+
+def alert_tests(tests: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(alerts a test expects firing, alerts a test expects quiet) in alerts_test.yml."""
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for case in tests.get("tests", []):
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    return firing, quiet
+
+
+def monitoring_problems() -> list[str]:
+    """Where the alerts, their tests, the PrometheusRule and the dashboard disagree with each
+    other or with the service's metrics; empty when they agree."""
+    problems = []
+    rules = monitoring.alert_rules()
+    if monitoring.PROMETHEUS_RULE.read_text() != monitoring.render():
+        problems.append(
+            "deploy/k8s/prometheusrule.yaml is not the one generated from "
+            "deploy/prometheus/alerts.yml: run `python -m deploy.monitoring`"
+        )
+    alerts = _rule_names(rules, "alert")
+    firing, quiet = alert_tests(yaml.safe_load(monitoring.ALERTS_TEST.read_text()))
+    problems += [f"alert {name}: no test where it fires" for name in alerts if name not in firing]
+    problems += [f"alert {name}: no test where it is quiet" for name in alerts if name not in quiet]
+    problems += [
+        f"alerts_test.yml: no alert {name}" for name in sorted((firing | quiet) - set(alerts))
+    ]
+    exported = monitoring.exported_metrics()
+    recorded = set(_rule_names(rules, "record"))
+    for expr in monitoring.rule_expressions(rules):
+        for name in sorted(monitoring.metric_names(expr) - exported):
+            problems.append(f"alerts.yml reads {name}, which the service does not export")
+        for name in sorted(monitoring.recorded_names(expr) - recorded):
+            problems.append(f"alerts.yml reads {name}, which no rule records")
+    expressions = monitoring.dashboard_expressions(monitoring.dashboard())
+    shown = set().union(*map(monitoring.metric_names, expressions))
+    for name in sorted(shown - exported):
+        problems.append(f"the dashboard reads {name}, which the service does not export")
+    for family, samples in sorted(monitoring.exported_families().items()):
+        if family.startswith("qcexec_") and not samples & shown:
+            problems.append(f"the dashboard shows nothing of {family}")
+    for expr in expressions:
+        if monitoring.recorded_names(expr):
+            problems.append(f"the dashboard reads a recording rule (it must work without): {expr}")
+    return problems
+
+
+def check_monitoring() -> str:
+    problems = monitoring_problems()
+    if problems:
+        raise CheckFailed("monitoring:\n  " + "\n  ".join(problems))
+    return (
+        "deploy/k8s/prometheusrule.yaml as generated from the alerts, every alert tested "
+        "firing and quiet, the alerts and the dashboard read only exported metrics"
+    )
+
+
+CHECKS: list[Callable[[], str]] = [
+    hadolint,
+    check_compose,
+    check_kubernetes,
+    check_prometheus_rules,
+    check_dashboard_queries,
+    check_monitoring,
+]
 
 
 def main() -> int:
