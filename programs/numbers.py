@@ -145,13 +145,17 @@ def check_finite(circuit: QuantumCircuit) -> None:
 def check_bound_finite(circuit: QuantumCircuit, points: Iterable[Mapping[str, float]]) -> None:
     """Raise :class:`ProgramError` when, at some point of a sweep, an angle that depends on the
     program's inputs is not a finite number."""
-    from qiskit.circuit import ParameterExpression
+    from qiskit.circuit import Parameter, ParameterExpression
 
     expressions: dict[str, ParameterExpression] = {}
 
     def collect(body: QuantumCircuit) -> None:
         for instruction in body.data:
             for value in instruction.operation.params:
+                # An input as it is takes its value, finite (checked at the door): only an
+                # expression of inputs can overflow.
+                if isinstance(value, Parameter):
+                    continue
                 if isinstance(value, ParameterExpression) and value.parameters:
                     expressions.setdefault(str(value), value)
             for block in getattr(instruction.operation, "blocks", ()):

@@ -191,3 +191,28 @@ def test_outputs_methods_and_noise_that_fit() -> None:
     mps = check(parameters={"theta": 0.5}, method="matrix_product_state", observables=["ZZ"])
     assert mps.method == "matrix_product_state"
     assert check(parameters={"theta": 0.5}, outputs=["counts"]).outputs is None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_counts_are_keyed_exactly_as_qiskit_keys_them(seed: int) -> None:
+    """``counts_of`` (the processor's fast formatting) against ``Result.get_counts``: several
+    registers of several sizes, bits measured or not."""
+    import random
+
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+    from qiskit_aer import AerSimulator
+
+    from processor.workloads import counts_of
+
+    rnd = random.Random(seed)
+    qubits = rnd.randint(1, 6)
+    registers = [ClassicalRegister(rnd.randint(1, 3), f"r{i}") for i in range(rnd.randint(1, 3))]
+    circuit = QuantumCircuit(QuantumRegister(qubits), *registers)
+    circuit.h(range(qubits))
+    bits = [bit for register in registers for bit in register]
+    circuit.measure(rnd.randrange(qubits), bits[0])
+    for bit in bits[1:]:
+        if rnd.random() < 0.8:
+            circuit.measure(rnd.randrange(qubits), bit)
+    result = AerSimulator().run(circuit, shots=200, seed_simulator=seed).result()
+    assert counts_of(result, 0) == dict(result.get_counts(0))
