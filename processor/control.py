@@ -75,9 +75,11 @@ class ControlTable:
         self._stale = True
 
     def stops(self, task_id: str, generation: int) -> Mark | None:
-        """The mark that stops this generation of the task, if any."""
+        """The mark that stops this generation of the task, if any: a cancellation stops the
+        generations up to its own; a withdrawal stops every generation (the client was told
+        the task was not accepted, so not even a replay runs it)."""
         mark = self._marks.get(task_id)
-        if mark is None or mark.generation < generation:
+        if mark is None or (mark.generation < generation and not mark.withdrawn):
             return None
         return mark
 

@@ -87,8 +87,10 @@ def test_withdrawn_submission_is_never_claimed_to_run(real_services) -> None:
         assert (await view.get("w")).state == "queued"
         assert await view.claim(running_entry(submitted, NOW, "p")) == "withdrawn"
         assert (await view.get("w")).state == "queued"  # not marked running
+        # The client was told it was not accepted: a replay's newer generation does not run
+        # it either.
         replayed = submitted.model_copy(update={"generation": 1})
-        assert await view.claim(running_entry(replayed, NOW, "p")) == "run"
+        assert await view.claim(running_entry(replayed, NOW, "p")) == "withdrawn"
 
     run_with_view(real_services, check)
 

@@ -140,3 +140,15 @@ def test_a_record_that_does_not_say_its_cost_counts_as_heavy() -> None:
     chosen = scheduler(Jobs())
     unknown = task("A").model_copy(update={"qubits": None, "operations": None})
     assert chosen.entry(None, unknown).heavy
+
+
+def test_the_control_table_stops_cancelled_generations_and_every_withdrawn_one() -> None:
+    from processor.control import ControlTable
+    from schemas.events import TaskCancelRequested
+
+    table = ControlTable("127.0.0.1:1", "unused")
+    table.record(TaskCancelRequested(task_id="c", requested_at=utcnow(), generation=1))
+    table.record(TaskCancelRequested(task_id="w", requested_at=utcnow(), withdrawn=True))
+    assert table.stops("c", 0) and table.stops("c", 1) and not table.stops("c", 2)
+    assert table.stops("w", 0) and table.stops("w", 5)  # a replay's generation too
+    assert not table.stops("other", 0)

@@ -14,8 +14,12 @@ for i = 2, #ARGV, 7 do
   local answer = 'run'
   if current[1] and tonumber(current[1]) >= 2 and tonumber(current[2] or '0') >= gen then
     answer = 'done'
+  elseif current[4] then
+    -- The client was told the task was not accepted: no generation of it runs (a replay's
+    -- included).
+    answer = 'withdrawn'
   elseif current[3] and tonumber(current[3]) >= gen then
-    answer = current[4] and 'withdrawn' or 'cancelled'
+    answer = 'cancelled'
   else
     for _, each in ipairs(views) do store(base, each, {unpack(ARGV, i, i + 6)}) end
   end
