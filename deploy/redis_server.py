@@ -40,10 +40,13 @@ class RedisServer(ManagedProcess):
         *,
         host: str = LOCALHOST,
         executable: str | None = None,
+        password: str = "",
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port or free_port(host)
+        #: With a password, clients must AUTH (``requirepass``), as a shared Redis requires.
+        self.password = password
         super().__init__(
             "redis",
             [
@@ -54,6 +57,7 @@ class RedisServer(ManagedProcess):
                 "--save", "",
                 "--appendonly", "yes",
                 "--daemonize", "no",
+                *(["--requirepass", password] if password else []),
             ],
             log_path=self.data_dir / "redis.log",
         )  # fmt: skip
@@ -67,5 +71,11 @@ class RedisServer(ManagedProcess):
 
     def _probe(self) -> None:
         # PING fails with a LOADING error while the append-only file is replayed.
-        with redis.Redis(self.host, self.port, socket_timeout=1, socket_connect_timeout=1) as r:
+        with redis.Redis(
+            self.host,
+            self.port,
+            password=self.password or None,
+            socket_timeout=1,
+            socket_connect_timeout=1,
+        ) as r:
             r.ping()

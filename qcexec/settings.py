@@ -11,8 +11,9 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from programs.limits import Limits
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     redis_host: str = "127.0.0.1"
     redis_port: int = 6379
     redis_db: int = 0
+    redis_password: SecretStr = Field(
+        default=SecretStr(""), description="Redis's password (AUTH); empty: none."
+    )
+    redis_username: str = Field(default="", description="Redis's ACL user; empty: default.")
+    redis_tls: bool = Field(default=False, description="Connect to Redis over TLS (rediss://).")
     redis_prefix: str = Field(default="qc:", description="Prefix of every Redis key of the view.")
     redis_result_ttl: int = Field(
         default=0,
@@ -54,8 +60,10 @@ class Settings(BaseSettings):
         default=5.0, description="Longest wait for the broker's acknowledgement before a 503."
     )
 
-    api_keys: str = Field(
-        default="", description="Comma-separated API keys; empty leaves the API open."
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated API keys; empty leaves the API open. A secret: never "
+        "logged or shown (the settings print it as '**********').",
     )
     api_rate_limit_per_s: float = Field(default=50.0, description="Requests per second per key.")
     api_rate_limit_burst: int = Field(default=100, description="Requests a key may burst.")
@@ -244,11 +252,19 @@ class Settings(BaseSettings):
 
     @property
     def api_key_set(self) -> frozenset[str]:
-        return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
+        keys = self.api_keys.get_secret_value().split(",")
+        return frozenset(key.strip() for key in keys if key.strip())
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        """Where Redis is, with its credentials when it has some (never log this)."""
+        scheme = "rediss" if self.redis_tls else "redis"
+        password = self.redis_password.get_secret_value()
+        credentials = ""
+        if password:
+            user = quote(self.redis_username, safe="")
+            credentials = f"{user}:{quote(password, safe='')}@"
+        return f"{scheme}://{credentials}{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
     @property
     def processor_data_path(self) -> Path:

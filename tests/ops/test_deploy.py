@@ -481,3 +481,28 @@ def test_kustomization_lists_every_manifest_file() -> None:
     kustomization = yaml.safe_load((ROOT / "deploy/k8s/kustomization.yaml").read_text())
     files = {p.name for p in (ROOT / "deploy/k8s").glob("*.yaml")} - {"kustomization.yaml"}
     assert set(kustomization["resources"]) == files
+
+
+def test_network_policies_let_in_only_the_api_port_and_the_metrics_scrapes(
+    manifests: list[Manifest],
+) -> None:
+    policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
+    pods = [
+        m["spec"]["template"]["metadata"]["labels"]
+        for m in manifests
+        if m["kind"] in ("Deployment", "StatefulSet")
+    ]
+
+    def selects(policy: Manifest, labels: dict[str, str]) -> bool:
+        selector = policy["spec"]["podSelector"]
+        if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+            return False
+        return all(
+            labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])
+        )
+
+    assert pods and all(any(selects(p, labels) for p in policies) for labels in pods)
+    for policy in policies:
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        ports = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+        assert ports <= {8000, 9100}, policy["metadata"]["name"]
