@@ -1,6 +1,6 @@
-"""Control state lives on the log (DESIGN.md §5.6): a cancellation or a withdrawal is a record
-on the compacted ``qc.cancellations``, so a view rebuilt from the log after Redis lost it still
-has it, and such a task never runs."""
+"""Control state lives on the log (docs/architecture.md, guarantees 6 and 7): a cancellation or
+a withdrawal is a record on the compacted ``qc.cancellations``, so a view rebuilt from the log
+after Redis lost it still has it, and such a task never runs."""
 
 from __future__ import annotations
 

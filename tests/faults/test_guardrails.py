@@ -1,6 +1,6 @@
-"""Guardrails in the processor (DESIGN.md §5.3-5.5): a runaway circuit is killed at its time
-limit, a circuit too big for memory fails, records that bypass the API are checked again, and
-the processor keeps serving other tasks throughout."""
+"""Guardrails in the processor (docs/architecture.md, guarantees 3 to 5): a runaway circuit is
+killed at its time limit, a circuit too big for memory fails, records that bypass the API are
+checked again, and the processor keeps serving other tasks throughout."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""No program can hurt the service (DESIGN.md §5.7): bombs are refused at submit, before anything
-expands them, and large programs are read in worker processes while the API keeps answering
-everyone else."""
+"""No program can hurt the service (docs/architecture.md, guarantee 4): bombs are refused at
+submit, before anything expands them, and large programs are read in worker processes while the
+API keeps answering everyone else."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Every outcome fits on the log: a result larger than a record is refused at submit when it
-can be known there (each shot's outcome, ``memory``), and otherwise ends the task ``failed``
-with ``limit_exceeded`` and its size, instead of being retried for ever while the task holds
-one of the processor's slots (DESIGN.md §5.7)."""
+"""Every outcome fits on the log: a result larger than a record is refused at submit when it can
+be known there (each shot's outcome, ``memory``), and otherwise ends the task ``failed`` with
+``limit_exceeded`` and its size, instead of being retried for ever while the task holds one of
+the processor's slots (docs/architecture.md, guarantee 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""No task is lost when processors crash, join, leave or stop (DESIGN.md §5.1, §5.2)."""
+"""No task is lost when processors crash, join, leave or stop (docs/architecture.md, guarantees
+1 and 2)."""
 
 from __future__ import annotations
 

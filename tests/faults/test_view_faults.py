@@ -1,5 +1,6 @@
-"""The view survives losing Redis and the materializer (DESIGN.md §5.6), and undecodable
-records go to the dead-letter topic without blocking anything (§5.3)."""
+"""The view survives losing Redis and the materializer (docs/architecture.md, guarantee 6), and
+undecodable records go to the dead-letter topic without blocking anything (docs/architecture.md,
+guarantee 3)."""
 
 from __future__ import annotations
 
