@@ -1,8 +1,9 @@
 """No commit past a running task (docs/architecture.md, guarantee 1): with several tasks in hand
-per processor (the scheduler's look-ahead and its jobs), records finish out of order; the group's committed
-offset must never move past a task still running, or a processor killed then would leave that
-task ``running`` for ever. Slow tasks at the heads of the partitions, fast ones behind them that
-finish first, several commit intervals, then SIGKILL: every accepted task ends terminal."""
+per processor (the scheduler's look-ahead and its jobs), records finish out of order; the
+group's committed offset must never move past a task still running, or a processor killed then
+would leave that task ``running`` for ever. Slow tasks at the heads of the partitions, fast ones
+behind them that finish first, several commit intervals, then SIGKILL: every accepted task ends
+terminal."""
 
 from __future__ import annotations
 
