@@ -129,3 +129,26 @@ def test_a_rebuilt_view_keeps_cancellations_and_withdrawals(real_services, monke
         assert await view.claim(running_entry(withdrawn, NOW, "p")) == "withdrawn"
 
     run_with_view(real_services, check)
+
+
+def test_the_backlog_of_each_owner_follows_queued_and_terminal_outcomes(real_services) -> None:
+    """An owner's tasks waiting (what the API bounds, and what the oldest-pending alert reads)
+    are counted when the view stores a queued task and no longer once it stores its outcome,
+    whoever writes them (the API's write-through, the processor's, the materializer)."""
+
+    async def check(view: TaskView) -> None:
+        first, done, _ = events("b1")
+        later = first.model_copy(update={"task_id": "b2", "submitted_at": NOW.replace(hour=5)})
+        assert await view.waiting(None, 10**9) == 0 and await view.oldest_waiting() is None
+        await view.apply_batch([submitted_entry(first), submitted_entry(later)], {})
+        assert await view.waiting(None, 10**9) == 2
+        assert await view.oldest_waiting() == NOW.timestamp()
+        await view.apply(result_entry(done))
+        await view.apply(submitted_entry(first))  # a late duplicate of the queued state
+        assert await view.waiting(None, 10**9) == 1
+        assert await view.oldest_waiting() == later.submitted_at.timestamp()
+        assert await view.waiting("someone-else", 10**9) == 0
+        # Entries older than the expiry no longer count.
+        assert await view.waiting(None, 1.0) == 0
+
+    run_with_view(real_services, check)
