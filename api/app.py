@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from redis.asyncio import Redis
 
 from api import devices, errors, health, metrics, page
 from api.auth import RateLimiter
@@ -22,6 +21,8 @@ from api.tracing import ClientTrace
 from programs.devices import catalog
 from programs.exported import exported_gates
 from programs.workers import ProgramReader
+from qcexec.kafka_client import client_options
+from qcexec.redis_client import redis_client
 from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import tracing_on
@@ -48,12 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(reader.warm_up)
         await asyncio.to_thread(catalog)  # the device snapshots' names, read once
         app.state.reader = reader
-        redis = Redis.from_url(config.redis_url)
+        redis = redis_client(config)
         submissions = SubmissionLog(
             config.kafka_bootstrap_servers,
             config.topics,
             config.api_submit_timeout_s,
             config.qc_max_record_bytes,
+            options=client_options(config),
         )
         await submissions.start(wait_s=config.api_broker_wait_s)
         view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -57,8 +57,12 @@ class SubmissionLog:
         topics: Topics,
         timeout_s: float,
         max_record_bytes: int = 1_048_576,
+        *,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        #: The Kafka client's security options (qcexec.kafka_client.client_options).
+        self.options = dict(options or {})
         self.max_record_bytes = max_record_bytes
         self.topics = topics
         self.timeout_s = timeout_s
@@ -78,6 +82,7 @@ class SubmissionLog:
             request_timeout_ms=timeout_ms,
             metadata_max_age_ms=30_000,
             max_request_size=self.max_record_bytes,
+            **self.options,
         )
 
     async def _connect(self) -> None:

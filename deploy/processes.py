@@ -55,6 +55,7 @@ class ManagedProcess:
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
+        self._paused = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} pid={self.pid}>"
@@ -72,10 +73,16 @@ class ManagedProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def paused(self) -> bool:
+        """Stopped by :meth:`pause` and not resumed yet."""
+        return self._paused and self.running
+
     def start(self) -> None:
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
         self._reap()
+        self._paused = False
         self._prepare()
         popen = {"env": self.env, "stdin": subprocess.DEVNULL, "start_new_session": True}
         if self.log_path is None:
@@ -133,6 +140,8 @@ class ManagedProcess:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
+            if self._paused:  # a stopped process handles SIGTERM once it runs again
+                self.resume()
             deadline = time.monotonic() + timeout
             # Wait without reaping: until the child is reaped its pid cannot be reused, so the
             # group kill in _reap() cannot hit anyone else's processes.
@@ -144,6 +153,22 @@ class ManagedProcess:
     def kill(self) -> None:
         """SIGKILL to the whole group: a crash, for fault tests."""
         self._reap()
+
+    def pause(self) -> None:
+        """SIGSTOP to the whole group: a process frozen (a long GC pause, a stalled VM, a
+        suspended container) that holds its sockets open and answers nothing, for fault tests."""
+        self._signal_group(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT to the whole group: it goes on where :meth:`pause` froze it."""
+        self._signal_group(signal.SIGCONT)
+        self._paused = False
+
+    def _signal_group(self, signum: signal.Signals) -> None:
+        if not self.running or self._proc is None:
+            raise RuntimeError(f"{self.name} is not running")
+        os.killpg(self._proc.pid, signum)
 
     def restart(self, timeout: float = 30.0) -> None:
         """Stop, then start again with the same command, ports and data."""
@@ -165,6 +190,7 @@ class ManagedProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        self._paused = False
         if self._pump is not None:
             self._pump.join(timeout=5)
             self._pump = None

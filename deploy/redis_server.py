@@ -10,6 +10,7 @@ from pathlib import Path
 
 import redis
 
+from deploy.certificates import Certificates
 from deploy.processes import LOCALHOST, ManagedProcess, free_port
 
 
@@ -31,7 +32,8 @@ def ensure_redis_server() -> str:
 
 class RedisServer(ManagedProcess):
     """A Redis server bound to `host`, with an append-only file in `data_dir` (so a restart
-    keeps the data) and no RDB snapshots."""
+    keeps the data) and no RDB snapshots. With `tls`, its port speaks TLS only (with that
+    certificate; clients need none of their own)."""
 
     def __init__(
         self,
@@ -41,17 +43,26 @@ class RedisServer(ManagedProcess):
         host: str = LOCALHOST,
         executable: str | None = None,
         password: str = "",
+        tls: Certificates | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port or free_port(host)
         #: With a password, clients must AUTH (``requirepass``), as a shared Redis requires.
         self.password = password
+        self.tls = tls
+        port_flags = ["--port", str(self.port)]
+        if tls is not None:
+            port_flags = [
+                "--port", "0", "--tls-port", str(self.port),
+                "--tls-cert-file", str(tls.cert), "--tls-key-file", str(tls.key),
+                "--tls-ca-cert-file", str(tls.ca), "--tls-auth-clients", "no",
+            ]  # fmt: skip
         super().__init__(
             "redis",
             [
                 executable or ensure_redis_server(),
-                "--port", str(self.port),
+                *port_flags,
                 "--bind", host,
                 "--dir", str(self.data_dir),
                 "--save", "",
@@ -64,7 +75,7 @@ class RedisServer(ManagedProcess):
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}"
+        return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}"
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +86,8 @@ class RedisServer(ManagedProcess):
             self.host,
             self.port,
             password=self.password or None,
+            ssl=self.tls is not None,
+            ssl_ca_certs=str(self.tls.ca) if self.tls else None,
             socket_timeout=1,
             socket_connect_timeout=1,
         ) as r:

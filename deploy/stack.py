@@ -1,11 +1,19 @@
 """`make up`: the whole service on this machine, in the foreground, without Docker.
 
-Starts a Kafka broker and Redis (data under STACK_DIR, output in their log files there),
-creates the topics, then runs the API, the processor and the materializer with their output
-prefixed by name. Like a container orchestrator, it restarts any child that exits (with a
-growing delay); SIGINT or SIGTERM stops the applications first, then Kafka and Redis.
+Starts Kafka and Redis (data under STACK_DIR, output in their log files there), creates the
+topics, then runs the API, the processor(s) and the materializer with their output prefixed by
+name. Like a container orchestrator, it restarts any child that exits (with a growing delay);
+SIGINT or SIGTERM stops the applications first, then Kafka and Redis.
 
-    python -m deploy.stack    # KAFKA_PORT, KAFKA_CONTROLLER_PORT, REDIS_PORT, API_PORT, STACK_DIR
+    python -m deploy.stack    # KAFKA_PORT, KAFKA_CONTROLLER_PORT, REDIS_PORT, API_PORT, STACK_DIR,
+                              # STACK_BROKERS, STACK_PROCESSORS
+
+STACK_BROKERS (1 by default) is how many Kafka nodes run: one is a single broker (data in
+STACK_DIR/kafka); more are a KRaft cluster (deploy.broker.KafkaCluster, data in
+STACK_DIR/kafka-<n>) whose node i (from 0) listens on KAFKA_PORT + 2i, its controller on
+KAFKA_CONTROLLER_PORT + 2i, and the topics get min(STACK_BROKERS, 3) replicas
+(QC_TOPIC_REPLICATION; from 3, min.insync.replicas 2: qcexec.topics). STACK_PROCESSORS (1 by
+default) processors share the partitions of qc.submitted.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from deploy.broker import KafkaBroker, ensure_kafka_jars
+from deploy.broker import KafkaBroker, KafkaCluster, ensure_kafka_jars
 from deploy.processes import LOCALHOST, ManagedProcess
 from deploy.redis_server import RedisServer, ensure_redis_server
 
@@ -56,6 +64,13 @@ class StackConfig:
     redis_port: int = 6379
     api_port: int = 8000
     stack_dir: Path = Path(".stack")
+    #: Kafka nodes: 1, a single broker; more, a KRaft cluster on this machine.
+    brokers: int = 1
+    processors: int = 1
+
+    def __post_init__(self) -> None:
+        if self.brokers < 1 or self.processors < 1:
+            raise ValueError("STACK_BROKERS and STACK_PROCESSORS must be 1 or more")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> StackConfig:
@@ -68,14 +83,36 @@ class StackConfig:
             redis_port=int(environ.get("REDIS_PORT", default.redis_port)),
             api_port=int(environ.get("API_PORT", default.api_port)),
             stack_dir=Path(environ.get("STACK_DIR", default.stack_dir)).resolve(),
+            brokers=int(environ.get("STACK_BROKERS", default.brokers)),
+            processors=int(environ.get("STACK_PROCESSORS", default.processors)),
         )
+
+    @property
+    def kafka_ports(self) -> list[tuple[int, int]]:
+        """Each Kafka node's (broker, controller) ports: node i on KAFKA_PORT + 2i and
+        KAFKA_CONTROLLER_PORT + 2i (the defaults: 9092 and 9093, 9094 and 9095, ...)."""
+        return [
+            (self.kafka_port + 2 * i, self.kafka_controller_port + 2 * i)
+            for i in range(self.brokers)
+        ]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return ",".join(f"{LOCALHOST}:{port}" for port, _ in self.kafka_ports)
+
+    @property
+    def replication(self) -> int:
+        """The topics' replicas: every broker, up to three."""
+        return min(self.brokers, 3)
 
 
 def app_env(config: StackConfig, base: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The inherited environment plus where the applications find Kafka, Redis and their port."""
+    """The inherited environment plus where the applications find Kafka, Redis and their port,
+    and the replicas of the topics they create."""
     return {
         **base,
-        "KAFKA_BOOTSTRAP_SERVERS": f"{LOCALHOST}:{config.kafka_port}",
+        "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap,
+        "QC_TOPIC_REPLICATION": str(config.replication),
         "REDIS_HOST": LOCALHOST,
         "REDIS_PORT": str(config.redis_port),
         "API_PORT": str(config.api_port),
@@ -118,34 +155,52 @@ class _Child:
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.broker = KafkaBroker(
-            config.stack_dir / "kafka",
-            config.kafka_port,
-            config.kafka_controller_port,
-            libs=ensure_kafka_jars(),
-        )
+        libs = ensure_kafka_jars()
+        self.brokers: list[KafkaBroker]
+        if config.brokers == 1:
+            self.brokers = [
+                KafkaBroker(
+                    config.stack_dir / "kafka",
+                    config.kafka_port,
+                    config.kafka_controller_port,
+                    libs=libs,
+                )
+            ]
+        else:
+            cluster = KafkaCluster(
+                config.stack_dir / f"kafka-{config.brokers}",
+                config.brokers,
+                ports=config.kafka_ports,
+                libs=libs,
+            )
+            self.brokers = cluster.nodes
         self.redis = RedisServer(
             config.stack_dir / "redis", config.redis_port, executable=ensure_redis_server()
         )
         env = app_env(config)
-        self.apps = [
-            ManagedProcess(name, command, env=env) for name, command in app_commands().items()
-        ]
+        self.apps = []
+        for name, command in app_commands().items():
+            copies = config.processors if name == "processor" else 1
+            for i in range(1, copies + 1):
+                named = name if copies == 1 else f"{name}-{i}"
+                self.apps.append(ManagedProcess(named, command, env=env))
         self._children: list[_Child] = []
 
     def run(self) -> NoReturn:
         """Start everything, then supervise until a signal raises _Stop."""
         self._check_ports_free()
-        for service, timeout in ((self.broker, 120.0), (self.redis, 30.0)):
+        # Every Kafka node first: in a cluster none is ready before a majority of them runs.
+        for service in [*self.brokers, self.redis]:
             self._start(service)
+        for service, timeout in [*((b, 120.0) for b in self.brokers), (self.redis, 30.0)]:
             service.wait_ready(timeout)
             say(f"{service.name} ready (log: {service.log_path})")
         self._create_topics()
         for app in self.apps:
             self._start(app)
         say(
-            f"up: API http://{LOCALHOST}:{self.config.api_port}, Kafka {self.broker.bootstrap}, "
-            f"Redis {self.redis.url}; Ctrl-C stops",
+            f"up: API http://{LOCALHOST}:{self.config.api_port}, Kafka "
+            f"{self.config.kafka_bootstrap}, Redis {self.redis.url}; Ctrl-C stops",
             "bold green",
         )
         while True:
@@ -154,7 +209,7 @@ class Stack:
 
     def shutdown(self) -> None:
         """Stop the applications (together), then Kafka and Redis."""
-        for group, timeout in ((self.apps, 20.0), ([self.broker, self.redis], 60.0)):
+        for group, timeout in ((self.apps, 20.0), ([*self.brokers, self.redis], 60.0)):
             running = [p for p in group if p.running]
             if running:
                 say("stopping " + ", ".join(p.name for p in running))
@@ -163,13 +218,13 @@ class Stack:
         say("stopped")
 
     def _check_ports_free(self) -> None:
-        ports = {
-            "KAFKA_PORT": self.config.kafka_port,
-            "KAFKA_CONTROLLER_PORT": self.config.kafka_controller_port,
-            "REDIS_PORT": self.config.redis_port,
-            "API_PORT": self.config.api_port,
-        }
-        for variable, port in ports.items():
+        ports = [
+            *(("KAFKA_PORT", port) for port, _ in self.config.kafka_ports),
+            *(("KAFKA_CONTROLLER_PORT", port) for _, port in self.config.kafka_ports),
+            ("REDIS_PORT", self.config.redis_port),
+            ("API_PORT", self.config.api_port),
+        ]
+        for variable, port in ports:
             with socket.socket() as sock:
                 # As servers do: a port left in TIME_WAIT by the last run is free.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from redis.asyncio import Redis
 
 from materializer import observe
 from qcexec import metrics, retry
+from qcexec.kafka_client import client_options
 from qcexec.logsetup import setup_logging
 from qcexec.records import BATCH_RECORDS, offsets_field, view_entries
+from qcexec.redis_client import redis_client
 from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import setup_tracing
@@ -126,7 +127,7 @@ class Materializer(ConsumerRebalanceListener):
 
 
 async def serve(settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.materializer_group,
@@ -135,6 +136,12 @@ async def serve(settings: Settings) -> None:
         enable_auto_commit=True,
         auto_commit_interval_ms=1000,
         auto_offset_reset="earliest",
+        # aiokafka (0.14) retries a partition's offset lookup after a rebalance against the
+        # leader it last knew, without refreshing its metadata, until the next refresh (5 min
+        # by default): a broker frozen past a leader change stalled a partition that long
+        # (tests/faults/test_cluster.py, the paused broker). A refresh every 10 s bounds that.
+        metadata_max_age_ms=10_000,
+        **client_options(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

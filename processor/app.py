@@ -20,10 +20,12 @@ from redis.exceptions import RedisError
 from processor import deadletters, observe
 from processor.consumer import Consumer, use_safe_commits
 from processor.control import ControlTable
+from processor.credentials import broker_credentials
 from processor.execute import execute
 from processor.pool import SimulationPool
 from processor.scheduler import Entry, Scheduler
 from qcexec import metrics, retry, telemetry
+from qcexec.kafka_client import client_options
 from qcexec.settings import Settings
 from qcexec.view import TaskView, result_entry
 from schemas.events import (
@@ -45,6 +47,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     app = faust.App(
         settings.processor_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings),  # KAFKA_SECURITY_PROTOCOL, SASL, TLS
         datadir=settings.processor_data_path,
         key_serializer="raw",
         value_serializer="raw",
@@ -58,13 +61,20 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         broker_commit_interval=1.0,
         # A task may run for its whole time limit; that is not a stuck stream.
         stream_processing_timeout=settings.qc_task_time_limit_ms / 1000 + 60,
+        # aiokafka (0.14) retries a partition's offset lookup after a rebalance against the
+        # leader it last knew, without refreshing its metadata, until the next refresh (5 min
+        # by default): a broker frozen past a leader change stalled a partition that long
+        # (tests/faults/test_cluster.py, the paused broker). A refresh every 10 s bounds that.
+        consumer_metadata_max_age_ms=10_000,
     )
     use_safe_commits(app)  # never a commit past a task still running
     submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
     results_topic = app.topic(topics.results, key_type=bytes, value_type=bytes)
     dead_letter = app.topic(topics.dead_letter, key_type=bytes, value_type=bytes)
     name = f"{socket.gethostname()}:{os.getpid()}"
-    control = ControlTable(settings.kafka_bootstrap_servers, topics.cancellations)
+    control = ControlTable(
+        settings.kafka_bootstrap_servers, topics.cancellations, options=client_options(settings)
+    )
     acking: faust.StreamT
 
     async def publish(

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -65,8 +66,17 @@ class Running:
 class ControlTable:
     """Cancellations and withdrawals by task id, as the log says (see the module's text)."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, running: Running | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        running: Running | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        #: The Kafka client's security options (qcexec.kafka_client.client_options).
+        self.options = dict(options or {})
         self.topic = topic
         self.running = running or Running()
         self._marks: dict[str, Mark] = {}
@@ -130,6 +140,8 @@ class ControlTable:
             group_id=None,  # no group: every partition, in every processor, from the start
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            metadata_max_age_ms=10_000,  # see processor/app.py: a stale leader, 10 s at most
+            **self.options,
         )
         await consumer.start()
         try:

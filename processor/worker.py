@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 import faust
-from redis.asyncio import Redis
 
 from processor.app import create_app
 from processor.pool import SimulationPool
 from qcexec import metrics
 from qcexec.logsetup import json_logs, setup_logging
+from qcexec.redis_client import redis_client
 from qcexec.runtime import freeze_startup_objects
 from qcexec.settings import Settings
 from qcexec.telemetry import setup_tracing
@@ -30,7 +30,7 @@ def main() -> None:
         memory_mb=settings.worker_memory_mb,
     )
     pool.warm_up()
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
     app = create_app(settings, pool, view)
     server = metrics.serve(

@@ -154,6 +154,7 @@ def topics_create(
     ] = None,
 ) -> None:
     """Create the topics with their settings; existing topics are left as they are."""
+    from qcexec.kafka_client import client_options
     from qcexec.settings import Settings
     from qcexec.topics import create_topics
 
@@ -165,6 +166,7 @@ def topics_create(
             partitions or settings.qc_topic_partitions,
             settings.qc_topic_replication,
             settings.qc_max_record_bytes,
+            options=client_options(settings),
         )
     )
     for spec in settings.topics.specs():
@@ -214,6 +216,7 @@ def replay_command(
 ) -> None:
     """Run again the circuits on qc.submitted in a range; their new results replace the old.
     With --method, --noise or --shots, under that configuration (each record says so)."""
+    from qcexec.kafka_client import client_options
     from qcexec.log import reader, writer
     from qcexec.replay import Overrides, parse_position, replay
     from qcexec.settings import Settings
@@ -225,10 +228,11 @@ def replay_command(
     overrides = Overrides(method=method, noise=_noise(noise) if noise else None, shots=shots)
     settings = Settings()
     topic = settings.topics.submitted
+    options = client_options(settings)
 
     async def run():
-        async with reader(settings.kafka_bootstrap_servers, [topic]) as consumer:
-            async with writer(settings.kafka_bootstrap_servers) as producer:
+        async with reader(settings.kafka_bootstrap_servers, [topic], options=options) as consumer:
+            async with writer(settings.kafka_bootstrap_servers, options=options) as producer:
                 with console.status("replaying") as shown:
                     return await replay(
                         consumer,
@@ -254,10 +258,10 @@ def replay_command(
 @app.command("rebuild-view")
 def rebuild_view_command() -> None:
     """Rebuild the Redis view from the whole log beside the live one, then switch to it."""
-    from redis.asyncio import Redis
-
+    from qcexec.kafka_client import client_options
     from qcexec.log import reader
     from qcexec.rebuild import rebuild_view
+    from qcexec.redis_client import redis_client
     from qcexec.settings import Settings
     from qcexec.view import RebuildInProgress, TaskView
 
@@ -265,10 +269,11 @@ def rebuild_view_command() -> None:
     topics = settings.topics
 
     async def run():
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings)
         view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
+        bootstrap, sources = settings.kafka_bootstrap_servers, topics.view_sources()
         try:
-            async with reader(settings.kafka_bootstrap_servers, topics.view_sources()) as consumer:
+            async with reader(bootstrap, sources, options=client_options(settings)) as consumer:
                 with Progress(console=console, transient=True) as progress:
                     bar = progress.add_task("reading the log", total=None)
                     return await rebuild_view(

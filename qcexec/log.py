@@ -1,19 +1,25 @@
 """Reading a topic range by range and writing records back, for the operator's commands
 (``replay``, ``rebuild-view``): plain clients without a consumer group, so they never take
-partitions away from the processors or the materializer."""
+partitions away from the processors or the materializer. ``options`` are the clients' security
+options (qcexec.kafka_client.client_options)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 
 @contextlib.asynccontextmanager
 async def reader(
-    bootstrap_servers: str, topics: Iterable[str], timeout_s: float = 30
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    timeout_s: float = 30,
+    *,
+    options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer holding every partition of ``topics`` (positions not set yet)."""
     topics = list(topics)
@@ -25,6 +31,7 @@ async def reader(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        **(options or {}),
     )
     await consumer.start()
     try:
@@ -39,10 +46,16 @@ async def reader(
 
 
 @contextlib.asynccontextmanager
-async def writer(bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
+async def writer(
+    bootstrap_servers: str, *, options: Mapping[str, Any] | None = None
+) -> AsyncIterator[AIOKafkaProducer]:
     """An idempotent producer whose sends are acknowledged by every in-sync replica."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        **(options or {}),
     )
     await producer.start()
     try:

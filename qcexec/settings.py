@@ -25,6 +25,29 @@ class Settings(BaseSettings):
 
     # Shared state: the log and Redis.
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client connects: TLS (SSL), SASL, both (SASL_SSL) or "
+        "neither (qcexec/kafka_client.py).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="The SASL mechanism, with SASL_*."
+    )
+    kafka_sasl_username: str = Field(default="", description="The SASL user, with SASL_*.")
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), description="The SASL user's password, with SASL_* (a secret)."
+    )
+    kafka_ssl_cafile: str = Field(
+        default="",
+        description="PEM file of the CA(s) the broker's certificate is checked against, with "
+        "SSL and SASL_SSL; empty: the system's CAs.",
+    )
+    kafka_ssl_certfile: str = Field(
+        default="", description="PEM client certificate (mutual TLS), with SSL and SASL_SSL."
+    )
+    kafka_ssl_keyfile: str = Field(
+        default="", description="PEM private key of KAFKA_SSL_CERTFILE (if not in that file)."
+    )
     redis_host: str = "127.0.0.1"
     redis_port: int = 6379
     redis_db: int = 0
@@ -33,6 +56,11 @@ class Settings(BaseSettings):
     )
     redis_username: str = Field(default="", description="Redis's ACL user; empty: default.")
     redis_tls: bool = Field(default=False, description="Connect to Redis over TLS (rediss://).")
+    redis_ssl_ca_certs: str = Field(
+        default="",
+        description="PEM file of the CA(s) Redis's certificate is checked against, with "
+        "REDIS_TLS; empty: the system's CAs.",
+    )
     redis_prefix: str = Field(default="qc:", description="Prefix of every Redis key of the view.")
     redis_result_ttl: int = Field(
         default=0,

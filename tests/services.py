@@ -6,18 +6,23 @@ In this order:
 2. Redpanda and Redis containers through testcontainers, where a Docker engine answers;
 3. Apache Kafka (KRaft, from its jars) and redis-server as local processes on free ports.
 Only the third way lets fault tests stop and restart the services themselves.
+
+A Kafka cluster (three KRaft nodes on free ports, and a Redis of its own) is started only for
+the tests that ask for it, whatever the session uses: :func:`cluster_services`, through the
+``kafka_cluster`` fixture (conftest.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from deploy.broker import KafkaBroker
+from deploy.broker import KafkaBroker, KafkaCluster
 from deploy.redis_server import RedisServer
 
 
@@ -27,6 +32,7 @@ class Services:
     redis_url: str
     broker: KafkaBroker | None = None
     redis: RedisServer | None = None
+    cluster: KafkaCluster | None = None
 
     @property
     def redis_host(self) -> str:
@@ -91,3 +97,25 @@ def services(work_dir: Path) -> Iterator[Services]:
     else:
         with _local_processes(work_dir) as started:
             yield started
+
+
+def java_found() -> bool:
+    return shutil.which("java") is not None
+
+
+@contextlib.contextmanager
+def cluster_services(work_dir: Path, size: int = 3) -> Iterator[Services]:
+    """A Kafka cluster of ``size`` nodes and a Redis, as local processes on free ports."""
+    cluster = KafkaCluster(work_dir / "kafka-cluster", size)
+    redis = RedisServer(work_dir / "redis")
+    try:
+        cluster.start()
+        redis.start()
+        cluster.wait_ready(timeout=180)
+        redis.wait_ready(timeout=30)
+        yield Services(cluster.bootstrap, redis.url, redis=redis, cluster=cluster)
+    finally:
+        redis.stop()
+        # Killed, not stopped: the data is thrown away, and nodes stopped one after the other
+        # would each wait for a quorum the others no longer make.
+        cluster.kill()

@@ -9,8 +9,9 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -18,6 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis import Redis
 
 from deploy.processes import ManagedProcess, free_port
+from qcexec.kafka_client import client_options
+from qcexec.redis_client import redis_options
 from qcexec.settings import Settings
 from qcexec.topics import create_topics
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
@@ -28,8 +31,8 @@ from tests.services import Services
 __all__ = ["TERMINAL", "MakeStack", "Stack", "medium_program", "read_topic", "wait_for"]
 
 
-async def _group_members(bootstrap: str, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _group_members(bootstrap: str, group: str, options: Mapping[str, Any]) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     await admin.start()
     try:
         (description,) = await admin.describe_consumer_groups([group])
@@ -63,6 +66,9 @@ class Stack:
             "PROCESSOR_WORKERS": "2",
             **env,
         }
+        # The settings the stack's processes read (credentials, TLS), for its own clients.
+        self.settings = Settings.model_validate({k.lower(): v for k, v in self.env.items()})
+        self.kafka_options = client_options(self.settings)
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.api = self._process("api", "api")
         self.materializer = self._process("materializer", "materializer")
@@ -79,7 +85,14 @@ class Stack:
 
     def start(self, processors: int = 1) -> Stack:
         record_bytes = int(self.env.get("QC_MAX_RECORD_BYTES", 1_048_576))
-        asyncio.run(create_topics(self.services.kafka_bootstrap, self.topics, 3, 1, record_bytes))
+        bootstrap, options = self.services.kafka_bootstrap, self.kafka_options
+        partitions = int(self.env["QC_TOPIC_PARTITIONS"])
+        replication = int(self.env.get("QC_TOPIC_REPLICATION", 1))  # 3 on a cluster
+        asyncio.run(
+            create_topics(
+                bootstrap, self.topics, partitions, replication, record_bytes, options=options
+            )
+        )
         self.api.start()
         self.materializer.start()
         for _ in range(processors):
@@ -113,7 +126,7 @@ class Stack:
     def wait_group(self, group: str, members: int, timeout: float = 120) -> None:
         bootstrap = self.services.kafka_bootstrap
         wait_for(
-            lambda: asyncio.run(_group_members(bootstrap, group)) == members,
+            lambda: asyncio.run(_group_members(bootstrap, group, self.kafka_options)) == members,
             timeout,
             f"{members} stable member(s) in group {group}",
             every=0.5,
@@ -144,7 +157,9 @@ class Stack:
         another tool, a replay or a late record of the API's producer would."""
 
         async def produce() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.services.kafka_bootstrap)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.services.kafka_bootstrap, **self.kafka_options
+            )
             await producer.start()
             try:
                 for event in events:
@@ -162,7 +177,7 @@ class Stack:
     def drop_view(self) -> int:
         """Delete every key of this stack's view, as a flushed or replaced Redis would; returns
         how many there were."""
-        redis = Redis(host=self.services.redis_host, port=self.services.redis_port)
+        redis = Redis.from_url(self.settings.redis_url, **redis_options(self.settings))
         try:
             keys = list(redis.scan_iter(match=f"{self.prefix}*", count=1000))
             return redis.delete(*keys) if keys else 0
