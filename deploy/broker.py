@@ -66,6 +66,16 @@ def ensure_kafka_jars(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
     return libs
 
 
+def storage_tool(java: Sequence[str], *args: str) -> str:
+    """Run Kafka's StorageTool (``kafka-storage``) with the broker's JVM command; its output."""
+    result = subprocess.run(
+        [*java, "kafka.tools.StorageTool", *args], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kafka StorageTool {args[0]} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
 def new_cluster_id() -> str:
     """A KRaft cluster id, as ``kafka-storage random-uuid`` prints it (a random UUID in URL-safe
     base64 without padding, never starting with '-'), without starting a JVM for it."""
@@ -166,14 +176,7 @@ class KafkaBroker(ManagedProcess):
             self._storage_tool("format", "-t", cluster_id, "-c", str(self.config_path))
 
     def _storage_tool(self, *args: str) -> str:
-        result = subprocess.run(
-            [*self._java, "kafka.tools.StorageTool", *args], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"kafka StorageTool {args[0]} failed:\n{result.stdout}{result.stderr}"
-            )
-        return result.stdout
+        return storage_tool(self._java, *args)
 
     def _probe(self) -> None:
         # A bare TCP check first, so that the admin client does not log connection errors.

@@ -13,12 +13,9 @@ the same jars as deploy/broker.py.
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import shutil
 import socket
-import subprocess
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
-from deploy.broker import ensure_kafka_jars
+from deploy.broker import ensure_kafka_jars, new_cluster_id, storage_tool
 from deploy.certificates import Certificates
 from deploy.processes import LOCALHOST, ManagedProcess, free_port
 
@@ -171,30 +168,14 @@ class SecureKafkaBroker(ManagedProcess):
                 for name, password in self.users.items()
                 for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
             ]
-            self._storage_tool("format", "-t", _cluster_id(), "-c", str(self.config_path), *scram)
-
-    def _storage_tool(self, *args: str) -> str:
-        result = subprocess.run(
-            [*self._java, "kafka.tools.StorageTool", *args], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"kafka StorageTool {args[0]} failed:\n{result.stdout}{result.stderr}"
+            storage_tool(
+                self._java, "format", "-t", new_cluster_id(), "-c", str(self.config_path), *scram
             )
-        return result.stdout
 
     def _probe(self) -> None:
         with socket.create_connection((self.host, self.port), timeout=1):
             pass
         asyncio.run(_check_broker_registered(self.bootstrap, self._client_options()))
-
-
-def _cluster_id() -> str:
-    """A cluster id as ``kafka-storage random-uuid`` prints one (a JVM start less)."""
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not text.startswith("-"):
-            return text
 
 
 async def _check_broker_registered(bootstrap: str, options: Mapping[str, Any]) -> None:
