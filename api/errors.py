@@ -43,15 +43,27 @@ class BacklogFull(Exception):
         self.waiting, self.limit = waiting, limit
 
 
-class LimitExceeded(Exception):
-    """A guardrail: answered 422 in the shape of FastAPI's own validation errors."""
+class Refused(Exception):
+    """A request that is well formed but cannot be run as it is (an input without a value, a
+    malformed Pauli string, outputs the method cannot give, an Idempotency-Key reused with
+    another body): answered 422 in the shape of FastAPI's own validation errors, whose type
+    for a wrong value is ``value_error``."""
+
+    kind = "value_error"
 
     def __init__(self, field: str, message: str, loc: str = "body") -> None:
         super().__init__(message)
         self.field, self.message, self.loc = field, message, loc
 
     def detail(self) -> list[dict[str, Any]]:
-        return [{"type": "limit_exceeded", "loc": [self.loc, self.field], "msg": self.message}]
+        return [{"type": self.kind, "loc": [self.loc, self.field], "msg": self.message}]
+
+
+class LimitExceeded(Refused):
+    """A guardrail: a number past its bound (shots, points, qubits as they will run, a
+    result's size, a batch's tasks), answered 422 with the type ``limit_exceeded``."""
+
+    kind = "limit_exceeded"
 
 
 def program_error_body(exc: ProgramError) -> dict[str, Any]:
@@ -67,12 +79,12 @@ def _unavailable(detail: str) -> JSONResponse:
 async def _program_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProgramError)
     if exc.code == "limit_exceeded":
-        return await _limit_exceeded(request, LimitExceeded("qc", exc.message))
+        return await _refused(request, LimitExceeded("qc", exc.message))
     return JSONResponse(program_error_body(exc), status_code=400)
 
 
-async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LimitExceeded)
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
     return JSONResponse({"detail": exc.detail()}, status_code=422)
 
 
@@ -157,7 +169,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ProgramError, _program_error)
-    app.add_exception_handler(LimitExceeded, _limit_exceeded)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(LogUnavailable, _log_unavailable)
     app.add_exception_handler(ServiceUnavailable, _service_unavailable)
     # redis-py raises RedisError (its ConnectionError and TimeoutError); a socket error that

@@ -10,7 +10,7 @@ from typing import cast
 import orjson
 from redis.asyncio import Redis
 
-from api.errors import LimitExceeded
+from api.errors import Refused
 from api.models import TaskRequest
 
 
@@ -27,7 +27,7 @@ class IdempotencyKeys:
         self, owner: str | None, key: str, body: TaskRequest, task_id: str
     ) -> str | None:
         """None when the key is new (now claimed for ``task_id``); the task it was first sent
-        with when the body is the same; :class:`LimitExceeded` for another body. Raises
+        with when the body is the same; :class:`Refused` for another body. Raises
         ``RedisError`` when Redis does not answer (the API's handler makes it a 503)."""
         fingerprint = hashlib.sha256(
             orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)
@@ -40,7 +40,7 @@ class IdempotencyKeys:
             return await self.claim(owner, key, body, task_id)
         seen_fingerprint, seen_task = previous.decode().split(" ")
         if seen_fingerprint != fingerprint:
-            raise LimitExceeded(
+            raise Refused(
                 "Idempotency-Key", "this key was used with a different body", loc="header"
             )
         return seen_task

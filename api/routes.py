@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.auth import OwnerDep
 from api.deps import BacklogDep, ReaderDep, SettingsDep, SubmissionsDep, ViewDep
-from api.errors import LimitExceeded, program_error_body, representable
+from api.errors import LimitExceeded, Refused, program_error_body, representable
 from api.idempotency import IdempotencyKeys
 from api.intake import append, append_one, submission, write_through
 from api.models import (
@@ -33,6 +33,7 @@ from api.models import (
 from api.submissions import LogUnavailable
 from programs.errors import ProgramError
 from qcexec.view import TERMINAL_STATES
+from qcexec.view.states import NO_SUCH_TASK, Rank
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _item_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False, include_context=False)
         return {"status": 422, "detail": representable(errors)}
-    if isinstance(exc, LimitExceeded):
+    if isinstance(exc, Refused):
         return {"status": 422, "detail": exc.detail()}
     if isinstance(exc, ProgramError) and exc.code == "limit_exceeded":
         return {"status": 422, "detail": LimitExceeded("qc", exc.message).detail()}
@@ -155,7 +156,7 @@ async def submit_batch(
     async def item(raw: Any) -> TaskSubmitted | Exception:
         try:
             return await submission(TaskRequest.model_validate(raw), settings, reader, owner)
-        except (ValidationError, ProgramError, LimitExceeded) as exc:
+        except (ValidationError, ProgramError, Refused) as exc:
             return exc
 
     # The programs are read concurrently, by every reader process at once.
@@ -267,9 +268,9 @@ async def cancel_task(
     task_id: str, view: ViewDep, submissions: SubmissionsDep, owner: OwnerDep
 ) -> JSONResponse:
     rank, doc = await view.request_cancel(task_id, owner)
-    if rank < 0:
+    if rank == NO_SUCH_TASK:
         return JSONResponse(NOT_FOUND, status_code=404)
-    if rank >= 2:
+    if rank >= Rank.TERMINAL:
         state = orjson.loads(doc)["state"]
         body = {"status": "error", "message": f"Task already {state}.", "state": state}
         return JSONResponse(body | {"task_id": task_id}, status_code=409)
@@ -277,7 +278,7 @@ async def cancel_task(
     await submissions.append(
         TaskCancelRequested(task_id=task_id, requested_at=utcnow(), generation=generation)
     )
-    if rank == 0:
+    if rank == Rank.QUEUED:
         state, message = "queued", "Cancellation requested: the task will not run."
     else:
         state, message = "running", "Cancellation requested: the task is stopped unless it "

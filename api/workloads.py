@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from api.errors import LimitExceeded
+from api.errors import LimitExceeded, Refused
 from api.models import TaskRequest
 from programs.devices import catalog
 from programs.front import Checked
@@ -38,18 +38,16 @@ def observables_of(raw: Sequence[str | dict[str, float]] | None) -> list[dict[st
     for index, item in enumerate(raw or []):
         terms = {item: 1.0} if isinstance(item, str) else dict(item)
         if not terms:
-            raise LimitExceeded("observables", f"observable {index} has no Pauli string")
+            raise Refused("observables", f"observable {index} has no Pauli string")
         lengths = {len(label) for label in terms}
         for label in terms:
             if not _PAULI.match(label):
-                raise LimitExceeded(
+                raise Refused(
                     "observables",
                     f"observable {index}: '{label}' is not a Pauli string (I, X, Y and Z only)",
                 )
         if len(lengths) > 1:
-            raise LimitExceeded(
-                "observables", f"observable {index}: its Pauli strings differ in length"
-            )
+            raise Refused("observables", f"observable {index}: its Pauli strings differ in length")
         out.append({label: float(c) for label, c in terms.items()})
     return out
 
@@ -62,10 +60,10 @@ def _points(
     points = parameters if isinstance(parameters, list) else ([parameters] if parameters else [])
     inputs = set(program.inputs)
     if sweep and not points:
-        raise LimitExceeded("parameters", "a sweep needs at least one point")
+        raise Refused("parameters", "a sweep needs at least one point")
     if inputs and not points:
         names = ", ".join(sorted(inputs))
-        raise LimitExceeded("parameters", f"the program has inputs ({names}): give their values")
+        raise Refused("parameters", f"the program has inputs ({names}): give their values")
     if len(points) > max_points:
         raise LimitExceeded(
             "parameters", f"a sweep has at most {max_points} points (QC_TASK_MAX_POINTS)"
@@ -73,9 +71,9 @@ def _points(
     for index, point in enumerate(points):
         where = f"point {index}: " if sweep else ""
         if unknown := set(point) - inputs:
-            raise LimitExceeded("parameters", f"{where}no input named {', '.join(sorted(unknown))}")
+            raise Refused("parameters", f"{where}no input named {', '.join(sorted(unknown))}")
         if missing := inputs - set(point):
-            raise LimitExceeded("parameters", f"{where}no value for {', '.join(sorted(missing))}")
+            raise Refused("parameters", f"{where}no value for {', '.join(sorted(missing))}")
     return points, sweep
 
 
@@ -84,7 +82,7 @@ def _check_noise(noise: Noise | None, program: Checked) -> None:
         return
     device = catalog().get(noise.device)
     if device is None:
-        raise LimitExceeded(
+        raise Refused(
             "noise", f"no device snapshot named '{noise.device}' (GET /devices lists them)"
         )
     if program.qubits > device.qubits:
@@ -109,13 +107,11 @@ def _check_exact(
         return
     what = ", ".join(sorted(exact)) or "exact expectation values"
     if not program.measures_at_end:
-        raise LimitExceeded(
-            "outputs", f"{what} need a circuit whose measurements all come at the end"
-        )
+        raise Refused("outputs", f"{what} need a circuit whose measurements all come at the end")
     if noise is not None and Output.STATEVECTOR in exact:
-        raise LimitExceeded("outputs", "a noisy state has no statevector: ask for probabilities")
+        raise Refused("outputs", "a noisy state has no statevector: ask for probabilities")
     if noise is not None and method not in (Method.AUTOMATIC, Method.DENSITY_MATRIX):
-        raise LimitExceeded(
+        raise Refused(
             "method",
             f"{what} with noise are computed on a density matrix: use method automatic or "
             f"density_matrix, not {method.value}",
@@ -123,9 +119,9 @@ def _check_exact(
     used = exact_method(method, noise is not None)
     if unable := exact - EXACT_OUTPUTS[used]:
         names = ", ".join(sorted(unable))
-        raise LimitExceeded("outputs", f"method {used.value} does not compute {names}")
+        raise Refused("outputs", f"method {used.value} does not compute {names}")
     if exact_expectations and used not in EXACT_EXPECTATIONS:
-        raise LimitExceeded("method", f"method {used.value} has no exact expectation values")
+        raise Refused("method", f"method {used.value} has no exact expectation values")
     if used is Method.DENSITY_MATRIX and program.qubits > settings.qc_density_matrix_max_qubits:
         raise LimitExceeded(
             "method",
@@ -133,7 +129,7 @@ def _check_exact(
             f"{program.qubits} qubits; the limit is {settings.qc_density_matrix_max_qubits}",
         )
     if Output.PROBABILITIES in exact and not program.clbits:
-        raise LimitExceeded(
+        raise Refused(
             "outputs", "probabilities are of the measured bits: the circuit measures nothing"
         )
     if Output.STATEVECTOR in exact and program.qubits > settings.qc_statevector_output_max_qubits:
@@ -150,13 +146,13 @@ def checked_workload(
 ) -> Workload:
     """The request's parameters, observables, outputs, method and noise, checked against the
     program (its inputs, width, measurements) and against what one result may hold. Raises
-    :class:`LimitExceeded` (422)."""
+    :class:`Refused` (422; :class:`LimitExceeded` for a bound)."""
     points, sweep = _points(body.parameters, program, settings.qc_task_max_points)
     terms = observables_of(body.observables)
     for index, observable in enumerate(terms):
         width = len(next(iter(observable)))
         if width != program.qubits:
-            raise LimitExceeded(
+            raise Refused(
                 "observables",
                 f"observable {index} is over {width} qubits; the circuit has {program.qubits}",
             )
@@ -166,12 +162,12 @@ def checked_workload(
     noise = Noise.model_validate(body.noise.model_dump()) if body.noise is not None else None
     sampled = Output.COUNTS in asked and (outputs is not None or shots > 0 or not terms)
     if sampled and shots == 0:
-        raise LimitExceeded(
+        raise Refused(
             "shots",
             "0 shots asks for exact values only: give observables or outputs without counts",
         )
     if body.memory and (sweep or not sampled):
-        raise LimitExceeded("memory", "each shot's outcome is kept for one point with shots only")
+        raise Refused("memory", "each shot's outcome is kept for one point with shots only")
     _check_noise(noise, program)
     _check_exact(asked, bool(terms) and shots == 0, method, noise, program, settings)
     # Bounded here when the size is known to grow with the request (each shot kept, many

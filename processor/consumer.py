@@ -10,6 +10,17 @@ and a processor killed then leaves the slow task ``running`` for ever
 (tests/faults/test_commit_order.py saw the group commit offset 22 while offset 0 still ran).
 The same check lets a commit pass an unfinished record just after the previous commit.
 
+A second fault of the same version loses records after a rebalance that keeps a partition. Its
+fetch loop takes a batch from the consumer's thread (``_wait_next_records``), and only then reads
+the generation it checks the batch against (``Consumer.getmany``). A batch fetched before the
+rebalance's seek to the committed offset, handed over after it, passes as the new generation;
+its records move the partition's read offset past the committed one, and the records between,
+read again from the committed offset, are then dropped as already read (``DROPPED MESSAGE
+ROFF``). Their tasks stayed ``queued`` until the next rebalance
+(tests/faults/test_cluster.py, the paused broker: 188 of 690 tasks). Here a batch fetched while
+a seek ran is not handed on for the partitions sought: they are sought again to where the seek
+put them (the consumer's reset policy, from the start, where nothing was committed).
+
 Here the offsets a commit may cover stop below the lowest offset still in flight (tracked by
 the stream, not yet acknowledged), which is what faust-streaming's open pull request 707
 proposes; the rest of Faust's bookkeeping (gaps of compacted topics, its index of acknowledged
@@ -19,11 +30,14 @@ offsets) is left as it is.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka
 from faust.types import TP
+
+log = logging.getLogger(__name__)
 
 
 class Consumer(aiokafka.Consumer):
@@ -31,6 +45,59 @@ class Consumer(aiokafka.Consumer):
     #: of its look-ahead, and says which records are running.
     give_back: Callable[[], object] | None = None
     running: Callable[[], Iterable[Any]] | None = None
+    #: Seeks so far, and for each partition sought: the count when its last seek ended, and
+    #: where it went (None: where the consumer's reset policy put it, no offset committed).
+    _seeks: int = 0
+    _sought: dict[TP, tuple[int, int | None]]
+
+    def _record_seeks(self, offsets: Mapping[TP, int | None]) -> None:
+        self._seeks += 1
+        if not hasattr(self, "_sought"):
+            self._sought = {}
+        for tp, offset in offsets.items():
+            self._sought[tp] = (self._seeks, offset if offset is not None and offset >= 0 else None)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed = await super().seek_to_committed()
+        self._record_seeks(committed)
+        return committed
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        await super().seek_wait(partitions)
+        self._record_seeks(partitions)
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        await super()._seek(partition, offset)
+        self._record_seeks({partition: offset})
+
+    async def _wait_next_records(
+        self,
+        timeout: float,  # noqa: ASYNC109 (Faust's signature)
+    ) -> tuple[Any, set[TP] | None]:
+        before = self._seeks
+        records, active = await super()._wait_next_records(timeout)
+        if not records or self._seeks == before:
+            return records, active
+        again = self.sought_during(records, before)
+        if again:
+            log.info("a batch fetched across a seek, read again: %s", again)
+            records = {tp: batch for tp, batch in records.items() if tp not in again}
+            await self.seek_wait(
+                {tp: 0 if offset is None else offset for tp, offset in again.items()}
+            )
+        return records, active
+
+    def sought_during(
+        self, records: Mapping[TP, Sequence[Any]], before: int
+    ) -> dict[TP, int | None]:
+        """The partitions of a batch that were sought after the count was ``before`` (their
+        records may predate the seek), and where each seek put them."""
+        sought = getattr(self, "_sought", {})
+        return {
+            tp: sought[tp][1]
+            for tp, batch in records.items()
+            if batch and tp in sought and sought[tp][0] > before
+        }
 
     def lowest_in_flight(self, tp: TP) -> int | None:
         """The lowest offset of ``tp`` that a stream took and has not acknowledged yet."""

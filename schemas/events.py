@@ -206,7 +206,11 @@ class TaskResult(Event):
     submitted_at: datetime
     started_at: datetime | None = Field(description="None when cancelled before it started.")
     finished_at: datetime
-    duration_ms: float = Field(description="Time spent parsing and simulating, in milliseconds.")
+    duration_ms: float = Field(
+        description="Milliseconds from the processor taking the task up to its outcome: its "
+        "claim, the wait for a worker and the hop to it, parsing and simulating (for small "
+        "tasks run together in one hop, the whole hop's)."
+    )
     processor: str = Field(description="Which processor instance ran the task.")
 
     @model_validator(mode="after")

@@ -106,6 +106,10 @@ def _document(**fields: Any) -> bytes:
     return orjson.dumps(TaskStatus.model_construct(**fields).model_dump(exclude_none=True))
 
 
+#: What one entry of the view is to the Lua scripts (``store.lua``): these values, in order.
+ENTRY_LAYOUT = ("task_id", "rank", "generation", "doc", "owner", "score", "ttl")
+
+
 @dataclass(frozen=True)
 class ViewEntry:
     task_id: str
@@ -117,9 +121,16 @@ class ViewEntry:
 
     def args(self, ttl_s: int) -> list[Any]:
         score = self.submitted_at.timestamp() * 1e6  # microseconds: newest first, few ties
-        return [
-            self.task_id, int(self.rank), self.generation, self.doc, self.owner or "", score, ttl_s
-        ]  # fmt: skip
+        values = {
+            "task_id": self.task_id,
+            "rank": int(self.rank),
+            "generation": self.generation,
+            "doc": self.doc,
+            "owner": self.owner or "",
+            "score": score,
+            "ttl": ttl_s,
+        }
+        return [values[name] for name in ENTRY_LAYOUT]
 
 
 def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> dict[str, Any]:

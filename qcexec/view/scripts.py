@@ -7,10 +7,23 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from qcexec.view.states import WAITING_KEY
+from qcexec.view.documents import ENTRY_LAYOUT
+from qcexec.view.states import NO_SUCH_TASK, WAITING_KEY, Claim, Rank
 
-#: Constants the scripts share with Python, defined from their Python source.
-_CONSTANTS = f"local WAITING = '{WAITING_KEY}'\n"
+
+def _constants() -> str:
+    """The constants the scripts share with Python, as Lua locals defined from their Python
+    source: the key of the owners' backlogs, the ranks, the claim's answers, what cancelling an
+    unknown task answers, and the layout of an entry (``E_TASK_ID`` ... and ``ENTRY_SIZE``)."""
+    lines = [f"local WAITING = '{WAITING_KEY}'", f"local NO_SUCH_TASK = {NO_SUCH_TASK}"]
+    lines += [f"local RANK_{rank.name} = {rank.value}" for rank in Rank]
+    lines += [f"local CLAIM_{claim.name} = '{claim.value}'" for claim in Claim]
+    lines += [f"local E_{name.upper()} = {i}" for i, name in enumerate(ENTRY_LAYOUT, start=1)]
+    lines.append(f"local ENTRY_SIZE = {len(ENTRY_LAYOUT)}")
+    return "\n".join(lines) + "\n"
+
+
+_CONSTANTS = _constants()
 
 #: The shared functions each script calls, in the order they are put in front of it.
 USES: dict[str, tuple[str, ...]] = {

@@ -31,6 +31,10 @@ class Rank(IntEnum):
     TERMINAL = 2
 
 
+#: What ``cancel.lua`` answers for a task it does not know (for this owner): no rank at all.
+NO_SUCH_TASK = -1
+
+
 class Claim(StrEnum):
     """What the view answers the processor claiming a task to run it (``claim.lua``)."""
 

@@ -11,7 +11,7 @@ from qiskit import QuantumCircuit, qasm3
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from api.errors import LimitExceeded
+from api.errors import Refused
 from api.models import TaskRequest
 from api.workloads import checked_workload
 from processor.simulate import run_program
@@ -161,7 +161,7 @@ def check(shots=100, points=10, record=2**20, program=PROGRAM, **fields):
     ],
 )
 def test_a_workload_that_does_not_fit_the_program_is_refused(kwargs, field, words) -> None:
-    with pytest.raises(LimitExceeded) as caught:
+    with pytest.raises(Refused) as caught:
         check(**kwargs)
     assert caught.value.field == field
     assert words in caught.value.message

@@ -23,9 +23,9 @@ for _ = 1, n do
 end
 local moved = 0
 while i <= #ARGV do
-  local entry = {unpack(ARGV, i, i + 6)}
+  local entry = {unpack(ARGV, i, i + ENTRY_SIZE - 1)}
   moved = moved + store(base, view, entry)
   if views[2] then store(base, views[2], entry) end
-  i = i + 7
+  i = i + ENTRY_SIZE
 end
 return moved
