@@ -78,17 +78,21 @@ def sweep_counts(
         runtime_parameter_bind_enable=binds is not None,
     )
     result = succeeded(job.result())
+    keys: dict[str, dict[str, str]] = {}  # each outcome formatted once for every point
     return [
-        (counts_of(result, i), list(result.get_memory(i)) if memory else None)
+        (counts_of(result, i, keys), list(result.get_memory(i)) if memory else None)
         for i in range(len(points))
     ]
 
 
-def counts_of(result: Result, index: int) -> dict[str, int]:
+def counts_of(
+    result: Result, index: int, keys: dict[str, dict[str, str]] | None = None
+) -> dict[str, int]:
     """The counts of one experiment keyed as ``Result.get_counts`` keys them (Qiskit's bit
     strings, registers apart, the last register first), formatted once per distinct key
     shape: Qiskit formats every key through several string functions, which for a sweep of
-    100 points took longer than the simulation."""
+    100 points took longer than the simulation. ``keys`` keeps the formatted keys across the
+    experiments of one call (the points of a sweep share most of their outcomes)."""
     header = result.results[index].header
     header = header if isinstance(header, dict) else header.to_dict()
     raw: dict[str, int] | None = result.data(index).get("counts")
@@ -96,17 +100,26 @@ def counts_of(result: Result, index: int) -> dict[str, int]:
         return dict(result.get_counts(index))  # Qiskit's own answer (or its error)
     slots = header.get("memory_slots") or 0
     sizes = [size for _, size in reversed(header.get("creg_sizes") or [])]
+    table = (keys if keys is not None else {}).setdefault(f"{slots} {sizes}", {})
     out: dict[str, int] = {}
     for key, count in raw.items():
-        bits = format(int(key, 16), f"0{slots}b") if slots else format(int(key, 16), "b")
-        if slots and len(sizes) > 1:
-            parts, start = [], 0
-            for size in sizes:
-                parts.append(bits[start : start + size])
-                start += size
-            bits = " ".join(parts)
+        bits = table.get(key)
+        if bits is None:
+            bits = table[key] = _bits(key, slots, sizes)
         out[bits] = count
     return out
+
+
+def _bits(key: str, slots: int, sizes: list[int]) -> str:
+    """One of Aer's hexadecimal keys as Qiskit's bit string."""
+    bits = format(int(key, 16), f"0{slots}b") if slots else format(int(key, 16), "b")
+    if slots and len(sizes) > 1:
+        parts, start = [], 0
+        for size in sizes:
+            parts.append(bits[start : start + size])
+            start += size
+        bits = " ".join(parts)
+    return bits
 
 
 def _measured(circuit: QuantumCircuit) -> list[int | None]:
