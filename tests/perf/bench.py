@@ -220,7 +220,7 @@ def _main_stack(found, workloads, results, monitor, work, options, latencies) ->
         # Before the hostile phase: the large programs it leaves queued would delay it.
         if options.get("sweep") is not None:
             say("sweep: 100 points of a 10-qubit ansatz as one task")
-            rounds = 1 if options["smoke"] else 3
+            rounds = 1 if options["smoke"] else 8
             options["sweep"]["service"] = sweep.service(stack.url, rounds=rounds)
         if options.get("hostile") is not None:
             say("hostile programs: a 127 KB program, bombs, others' answers during a flood")
