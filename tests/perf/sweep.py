@@ -160,7 +160,8 @@ def markdown(results: dict) -> str:
             f"{r['service_vs_naive']}x |",
             f"| best in-process (one Aer call, all bindings {r['best_how']}) | {r['best_s']} | "
             f"{r['service_vs_best']}x |",
-            f"| service (one task, POST to result; median of the rounds after the first) | {r['service_s']} | |",
+            "| service (one task, POST to result; median of the rounds after the first) | "
+            f"{r['service_s']} | |",
             f"| service, first round (the program read for the first time) | "
             f"{r['service_first_s']} | |",
         ]
