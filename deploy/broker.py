@@ -76,6 +76,32 @@ def storage_tool(java: Sequence[str], *args: str) -> str:
     return result.stdout
 
 
+def tuning(internal_replication: int) -> dict[str, str]:
+    """The settings every local node takes, whatever its listeners: topics only as the
+    project creates them, the broker's own topics replicated ``internal_replication`` times,
+    and the timings that make a local node quick to start, to rejoin and cheap when idle."""
+    replication = str(internal_replication)
+    return {
+        "num.partitions": "1",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": replication,
+        # One partition instead of 50: the first consumer group is ready sooner (and in a
+        # cluster, one node is every group's coordinator).
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": str(min(2, internal_replication)),
+        "group.initial.rebalance.delay.ms": "0",
+        "log.cleaner.enable": "true",
+        # After a SIGKILL the controller rejects the broker's new registration until the old
+        # session expires (default 9 s, so about 14 s to ready); 4 s still tolerates pauses.
+        "broker.heartbeat.interval.ms": "1000",
+        "broker.session.timeout.ms": "4000",
+        # The controller appends a no-op record to the metadata log this often (default
+        # 500 ms); every 5 s takes the idle broker from 29-40 to 19-27 ms of CPU a second.
+        "metadata.max.idle.interval.ms": "5000",
+    }
+
+
 def new_cluster_id() -> str:
     """A KRaft cluster id, as ``kafka-storage random-uuid`` prints it (a random UUID in URL-safe
     base64 without padding, never starting with '-'), without starting a JVM for it."""
@@ -139,7 +165,6 @@ class KafkaBroker(ManagedProcess):
         log_dir = self.data_dir / "data"
         log_dir.mkdir(parents=True, exist_ok=True)
         controller = f"{self.host}:{self.controller_port}"
-        replication = str(self.internal_replication)
         settings = {
             "process.roles": "broker,controller",
             "node.id": str(self.node_id),
@@ -150,23 +175,7 @@ class KafkaBroker(ManagedProcess):
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(log_dir),
-            "num.partitions": "1",
-            "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": replication,
-            # One partition instead of 50: the first consumer group is ready sooner (and in a
-            # cluster, one node is every group's coordinator).
-            "offsets.topic.num.partitions": "1",
-            "transaction.state.log.replication.factor": replication,
-            "transaction.state.log.min.isr": str(min(2, self.internal_replication)),
-            "group.initial.rebalance.delay.ms": "0",
-            "log.cleaner.enable": "true",
-            # After a SIGKILL the controller rejects the broker's new registration until the old
-            # session expires (default 9 s, so about 14 s to ready); 4 s still tolerates pauses.
-            "broker.heartbeat.interval.ms": "1000",
-            "broker.session.timeout.ms": "4000",
-            # The controller appends a no-op record to the metadata log this often (default
-            # 500 ms); every 5 s takes the idle broker from 29-40 to 19-27 ms of CPU a second.
-            "metadata.max.idle.interval.ms": "5000",
+            **tuning(self.internal_replication),
         }
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         if not (log_dir / "meta.properties").exists():

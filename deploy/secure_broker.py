@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
-from deploy.broker import ensure_kafka_jars, new_cluster_id, storage_tool
+from deploy.broker import ensure_kafka_jars, new_cluster_id, storage_tool, tuning
 from deploy.certificates import Certificates
 from deploy.processes import LOCALHOST, ManagedProcess, free_port
 
@@ -149,16 +149,7 @@ class SecureKafkaBroker(ManagedProcess):
             "ssl.truststore.location": str(certificates.ca),
             "ssl.client.auth": "none",
             "log.dirs": str(log_dir),
-            "num.partitions": "1",
-            "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            "broker.heartbeat.interval.ms": "1000",
-            "broker.session.timeout.ms": "4000",
-            "metadata.max.idle.interval.ms": "5000",
+            **tuning(internal_replication=1),
         }
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         if not (log_dir / "meta.properties").exists():
