@@ -611,15 +611,13 @@ def test_broker_paused_for_30_seconds(
 
 def _unfinished(stack: Stack, tasks: list[str]) -> str:
     """What a failed recovery left: the unfinished tasks by state, and the processes' last words."""
-    states = collections.Counter(
-        _try(lambda t=t: stack.status(t)["state"], "unknown") for t in tasks
-    )
-    lines = [f"states: {dict(states)}"]
-    stuck = collections.Counter(
-        partition_of(t)
-        for t in tasks
-        if _try(lambda t=t: stack.status(t)["state"], "unknown") not in TERMINAL
-    )
+
+    def state_of(task_id: str) -> str:
+        return _try(lambda: stack.status(task_id)["state"], "unknown")
+
+    state = {t: state_of(t) for t in tasks}
+    lines = [f"states: {dict(collections.Counter(state.values()))}"]
+    stuck = collections.Counter(partition_of(t) for t in tasks if state[t] not in TERMINAL)
     lines.append(f"unfinished by partition: {dict(stuck)}")
     group, submitted = stack.env["PROCESSOR_ID"], stack.topics.submitted
 
