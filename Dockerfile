@@ -2,7 +2,7 @@
 #   docker run IMAGE                                    the API (python -m api) on 0.0.0.0:8000
 #   docker run IMAGE python -m processor                a processor (start more to share partitions)
 #   docker run IMAGE python -m materializer             the materializer (the Redis view)
-#   docker run IMAGE python -m qcexec topics create     creates the topics, once
+#   docker run IMAGE python -m ops topics create        creates the topics, once
 # Every setting is an environment variable (see docs/configuration.md).
 #
 # Both stages use the same base image: the virtual environment built in the first one points
@@ -34,7 +34,8 @@ COPY README.md ./
 COPY api ./api
 COPY processor ./processor
 COPY materializer ./materializer
-COPY qcexec ./qcexec
+COPY runtime ./runtime
+COPY ops ./ops
 COPY schemas ./schemas
 COPY programs ./programs
 COPY clients/python ./clients/python
@@ -73,8 +74,8 @@ EXPOSE 8000 9100
 
 # Liveness of whichever role runs: GET /healthz on the API's port, or on the metrics port of
 # the processor or materializer (503 there when its consume loop stopped ticking). curl is not
-# in the slim image; python -m qcexec.health uses urllib.
+# in the slim image; python -m runtime.health uses urllib.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-m", "qcexec.health"]
+    CMD ["python", "-m", "runtime.health"]
 
 CMD ["python", "-m", "api"]

@@ -3,9 +3,9 @@
 import uvicorn
 
 from api.app import create_app
-from qcexec.logsetup import setup_logging
-from qcexec.settings import Settings
-from qcexec.telemetry import setup_tracing
+from runtime.logsetup import setup_logging
+from runtime.settings import Settings
+from runtime.telemetry import setup_tracing
 
 
 def main() -> None:

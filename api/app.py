@@ -21,12 +21,12 @@ from api.tracing import ClientTrace
 from programs.devices import catalog
 from programs.exported import exported_gates
 from programs.workers import ProgramReader
-from qcexec.kafka_client import client_options
-from qcexec.redis_client import redis_client
-from qcexec.runtime import freeze_startup_objects
-from qcexec.settings import Settings
-from qcexec.telemetry import tracing_on
-from qcexec.view import TaskView
+from runtime.kafka_client import client_options
+from runtime.redis_client import redis_client
+from runtime.settings import Settings
+from runtime.startup import freeze_startup_objects
+from runtime.telemetry import tracing_on
+from runtime.view import TaskView
 
 #: Requests that get no trace (comma-separated regular expressions, as OpenTelemetry takes them).
 UNTRACED_URLS = "/healthz,/readyz,/metrics"

@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 from api.intake import Backlog
 from api.submissions import SubmissionLog
 from programs.workers import ProgramReader
-from qcexec.settings import Settings
-from qcexec.view import TaskView
+from runtime.settings import Settings
+from runtime.view import TaskView
 
 
 async def _settings(request: Request) -> Settings:

@@ -18,8 +18,8 @@ from api.submissions import LogUnavailable, SubmissionLog
 from api.workloads import checked_workload
 from programs.limits import check_size
 from programs.workers import ProgramReader
-from qcexec.settings import Settings
-from qcexec.view import TaskView, submitted_entry
+from runtime.settings import Settings
+from runtime.view import TaskView, submitted_entry
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qcexec import metrics
-from qcexec.logsetup import task_context
+from runtime import metrics
+from runtime.logsetup import task_context
 
 router = APIRouter(include_in_schema=False)
 

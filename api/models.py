@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qcexec.view.documents import TaskStatus
+from runtime.view.documents import TaskStatus
 from schemas.events import Depolarizing, Method, Noise, Output
 
 BELL = """OPENQASM 3.0;

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from api.app import create_app
-from qcexec.settings import Settings
+from runtime.settings import Settings
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
 

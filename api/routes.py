@@ -32,8 +32,8 @@ from api.models import (
 )
 from api.submissions import LogUnavailable
 from programs.errors import ProgramError
-from qcexec.view import TERMINAL_STATES
-from qcexec.view.states import NO_SUCH_TASK, Rank
+from runtime.view import TERMINAL_STATES
+from runtime.view.states import NO_SUCH_TASK, Rank
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)

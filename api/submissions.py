@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from opentelemetry.trace import SpanKind, StatusCode
 
-from qcexec import metrics, retry, telemetry
+from runtime import metrics, retry, telemetry
 from schemas.events import TaskCancelRequested, TaskSubmitted
 from schemas.topics import Topics
 
@@ -32,7 +32,7 @@ def _about(event: TaskSubmitted | TaskCancelRequested) -> dict[str, str]:
 
 class LogUnavailable(ConnectionError):
     """The broker did not acknowledge the record in time: the task was not accepted (a
-    retryable error, for :mod:`qcexec.retry`)."""
+    retryable error, for :mod:`runtime.retry`)."""
 
 
 def _failure(outcome: object) -> LogUnavailable | None:
@@ -61,7 +61,7 @@ class SubmissionLog:
         options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
-        #: The Kafka client's security options (qcexec.kafka_client.client_options).
+        #: The Kafka client's security options (runtime.kafka_client.client_options).
         self.options = dict(options or {})
         self.max_record_bytes = max_record_bytes
         self.topics = topics

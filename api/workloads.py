@@ -12,7 +12,7 @@ from api.models import TaskRequest
 from programs.devices import catalog
 from programs.front import Checked
 from programs.methods import EXACT_EXPECTATIONS, EXACT_OUTPUTS, exact_method
-from qcexec.settings import Settings
+from runtime.settings import Settings
 from schemas.events import Method, Noise, Output, result_size_bound
 
 _PAULI = re.compile(r"^[IXYZ]+$")

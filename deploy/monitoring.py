@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from qcexec import metrics
+from runtime import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -49,7 +49,7 @@ _SUFFIXES = {
     "info": ("_info",),
 }
 #: The prefixes of what the service's registries export: its own metrics, and the process and
-#: Python collectors' (qcexec/metrics.py).
+#: Python collectors' (runtime/metrics.py).
 _METRIC = re.compile(r"\b(?:qcexec|process|python)_[a-zA-Z0-9_]*")
 _RECORDED = re.compile(r"\bqcexec:[a-zA-Z0-9_:]+")
 _QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`""")

@@ -12,7 +12,7 @@ STACK_BROKERS (1 by default) is how many Kafka nodes run: one is a single broker
 STACK_DIR/kafka); more are a KRaft cluster (deploy.broker.KafkaCluster, data in
 STACK_DIR/kafka-<n>) whose node i (from 0) listens on KAFKA_PORT + 2i, its controller on
 KAFKA_CONTROLLER_PORT + 2i, and the topics get min(STACK_BROKERS, 3) replicas
-(QC_TOPIC_REPLICATION; from 3, min.insync.replicas 2: qcexec.topics). STACK_PROCESSORS (1 by
+(QC_TOPIC_REPLICATION; from 3, min.insync.replicas 2: runtime.topics). STACK_PROCESSORS (1 by
 default) processors share the partitions of qc.submitted.
 """
 
@@ -123,7 +123,7 @@ def app_env(config: StackConfig, base: Mapping[str, str] = os.environ) -> dict[s
 
 
 def topics_command(python: str = sys.executable) -> list[str]:
-    return [python, "-m", "qcexec", "topics", "create"]
+    return [python, "-m", "ops", "topics", "create"]
 
 
 def app_commands(python: str = sys.executable) -> dict[str, list[str]]:

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from redis.exceptions import RedisError
 
-from qcexec import metrics, telemetry
-from qcexec.view import TaskView
+from runtime import metrics, telemetry
+from runtime.view import TaskView
 from schemas.topics import Topics
 
 materializer_log = logging.getLogger("materializer")

@@ -2,7 +2,7 @@
 ``qc.results`` and ``qc.cancellations``.
 
 A consumer group of its own. Its position in the log is stored in Redis with the view itself
-(see :mod:`qcexec.view`): on start, and whenever it finds the view's offsets gone (a flushed
+(see :mod:`runtime.view`): on start, and whenever it finds the view's offsets gone (a flushed
 or replaced Redis), it reads the log again from the beginning and so rebuilds the view.
 Run it with ``python -m materializer``.
 """
@@ -18,15 +18,15 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from materializer import observe
-from qcexec import metrics, retry
-from qcexec.kafka_client import client_options
-from qcexec.logsetup import setup_logging
-from qcexec.records import BATCH_RECORDS, offsets_field, view_entries
-from qcexec.redis_client import redis_client
-from qcexec.runtime import freeze_startup_objects
-from qcexec.settings import Settings
-from qcexec.telemetry import setup_tracing
-from qcexec.view import StalePosition, TaskView, ViewEntry
+from materializer.records import BATCH_RECORDS, offsets_field, view_entries
+from runtime import metrics, retry
+from runtime.kafka_client import client_options
+from runtime.logsetup import setup_logging
+from runtime.redis_client import redis_client
+from runtime.settings import Settings
+from runtime.startup import freeze_startup_objects
+from runtime.telemetry import setup_tracing
+from runtime.view import StalePosition, TaskView, ViewEntry
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)

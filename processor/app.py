@@ -24,10 +24,10 @@ from processor.credentials import broker_credentials
 from processor.execute import execute
 from processor.pool import SimulationPool
 from processor.scheduler import Entry, Scheduler
-from qcexec import metrics, retry, telemetry
-from qcexec.kafka_client import client_options
-from qcexec.settings import Settings
-from qcexec.view import TaskView, result_entry
+from runtime import metrics, retry, telemetry
+from runtime.kafka_client import client_options
+from runtime.settings import Settings
+from runtime.view import TaskView, result_entry
 from schemas.events import (
     RECORD_OVERHEAD,
     Event,

@@ -26,7 +26,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from qcexec import metrics
+from runtime import metrics
 from schemas.events import TaskCancelRequested
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class ControlTable:
         options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
-        #: The Kafka client's security options (qcexec.kafka_client.client_options).
+        #: The Kafka client's security options (runtime.kafka_client.client_options).
         self.options = dict(options or {})
         self.topic = topic
         self.running = running or Running()

@@ -1,13 +1,13 @@
 """The processor's Faust app connects as every other Kafka client of the service does
-(qcexec/kafka_client.py): the same options, as Faust's ``broker_credentials``."""
+(runtime/kafka_client.py): the same options, as Faust's ``broker_credentials``."""
 
 from __future__ import annotations
 
 import faust
 from faust.types.auth import CredentialsT
 
-from qcexec.kafka_client import SASL_PROTOCOLS, client_options
-from qcexec.settings import Settings
+from runtime.kafka_client import SASL_PROTOCOLS, client_options
+from runtime.settings import Settings
 
 
 def broker_credentials(settings: Settings) -> CredentialsT | None:

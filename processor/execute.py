@@ -21,7 +21,7 @@ from processor.control import ControlTable
 from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
 from processor.simulate import Outcome
 from programs.errors import ProgramError
-from qcexec.view import Claim, TaskView, running_entry
+from runtime.view import Claim, TaskView, running_entry
 from schemas.events import ErrorCode, TaskError, TaskResult, TaskSubmitted, utcnow
 
 log = logging.getLogger(__name__)

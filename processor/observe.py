@@ -12,8 +12,8 @@ import faust
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
-from qcexec import metrics, telemetry
-from qcexec.logsetup import task_context
+from runtime import metrics, telemetry
+from runtime.logsetup import task_context
 from schemas.events import TaskResult, TaskSubmitted
 
 

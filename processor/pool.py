@@ -19,8 +19,8 @@ from programs.errors import ProgramError
 from programs.exported import exported_gates
 from programs.limits import Limits
 from programs.workers import limit_memory
-from qcexec import metrics, telemetry
-from qcexec.runtime import freeze_startup_objects
+from runtime import metrics, telemetry
+from runtime.startup import freeze_startup_objects
 from schemas.events import TaskSubmitted
 
 

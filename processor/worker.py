@@ -8,13 +8,13 @@ import faust
 
 from processor.app import create_app
 from processor.pool import SimulationPool
-from qcexec import metrics
-from qcexec.logsetup import json_logs, setup_logging
-from qcexec.redis_client import redis_client
-from qcexec.runtime import freeze_startup_objects
-from qcexec.settings import Settings
-from qcexec.telemetry import setup_tracing
-from qcexec.view import TaskView
+from runtime import metrics
+from runtime.logsetup import json_logs, setup_logging
+from runtime.redis_client import redis_client
+from runtime.settings import Settings
+from runtime.startup import freeze_startup_objects
+from runtime.telemetry import setup_tracing
+from runtime.view import TaskView
 
 
 def main() -> None:

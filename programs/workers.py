@@ -49,7 +49,7 @@ def limit_memory(megabytes: int) -> None:
 def _start_worker(memory_mb: int, nice: int) -> None:
     """In each reader, before its first program: a lower CPU priority (the API's own loop
     answers first), the parser's table built, start-up objects out of the collector's view
-    (as ``qcexec.runtime`` does for the services), then the address-space limit."""
+    (as ``runtime.startup`` does for the services), then the address-space limit."""
     from programs.exported import exported_gates
 
     if nice:

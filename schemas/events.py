@@ -57,7 +57,7 @@ class Event(BaseModel):
     def headers(self, trace: Mapping[str, str] | None = None) -> list[tuple[str, bytes]]:
         """Record headers: what a consumer can route on without decoding the value, and the
         W3C trace context (``traceparent``, ``tracestate``) of the task's trace when given
-        one (a carrier filled by OpenTelemetry's propagator, see qcexec/telemetry.py)."""
+        one (a carrier filled by OpenTelemetry's propagator, see runtime/telemetry.py)."""
         fields = type(self).model_fields
         event, version = fields["event"].default, fields["version"].default
         headers = [

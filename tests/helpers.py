@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from qcexec.settings import Settings
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from tests.services import Services

@@ -19,10 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis import Redis
 
 from deploy.processes import ManagedProcess, free_port
-from qcexec.kafka_client import client_options
-from qcexec.redis_client import redis_options
-from qcexec.settings import Settings
-from qcexec.topics import create_topics
+from runtime.kafka_client import client_options
+from runtime.redis_client import redis_options
+from runtime.settings import Settings
+from runtime.topics import create_topics
 from schemas.events import TaskCancelRequested, TaskSubmitted, utcnow
 from tests.helpers import TERMINAL, medium_program, read_topic, wait_for
 from tests.services import Services

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from api.app import create_app
 from deploy.processes import free_port
-from qcexec.settings import Settings
-from qcexec.topics import create_topics
+from runtime.settings import Settings
+from runtime.topics import create_topics
 from tests.helpers import BELL, settings_for
 from tests.services import Services
 

@@ -20,13 +20,13 @@ import pytest
 from qcexec_client import AsyncClient, Client, Unauthorized
 from typer.testing import CliRunner
 
-from qcexec.cli import app
+from ops.cli import app
 from tests.services import Services
 from tests.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT = REPO / "clients" / "python"
-ABSENT = ["api", "processor", "programs", "qcexec", "schemas", "faust", "qiskit_aer"]
+ABSENT = ["api", "processor", "programs", "runtime", "ops", "schemas", "faust", "qiskit_aer"]
 SWEEP = """OPENQASM 3.0;
 include "stdgates.inc";
 input float theta;

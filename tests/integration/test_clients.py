@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from qcexec.view import TaskView
+from runtime.view import TaskView
 from schemas.events import TaskSubmitted, utcnow
 from tests.helpers import BELL, read_topic, wait_for
 from tests.hostile import RUNAWAY

@@ -11,7 +11,7 @@ import redis
 
 from api.auth import known_key
 from deploy.redis_server import RedisServer
-from qcexec.settings import Settings
+from runtime.settings import Settings
 from tests.helpers import BELL
 from tests.services import Services
 from tests.stack import MakeStack

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from qcexec.topics import create_topics
+from runtime.topics import create_topics
 from tests.helpers import BELL, settings_for
 from tests.services import Services
 

@@ -21,9 +21,9 @@ from redis import Redis
 from typer.testing import CliRunner
 
 from deploy.processes import ManagedProcess
-from qcexec.cli import app
-from qcexec.log import reader, writer
-from qcexec.replay import parse_position, replay
+from ops.cli import app
+from ops.log import reader, writer
+from ops.replay import parse_position, replay
 from schemas.events import TaskSubmitted, utcnow
 from tests.helpers import BELL, all_terminal, all_terminal_or_none, read_topic, wait_for
 from tests.stack import Stack

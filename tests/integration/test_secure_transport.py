@@ -21,9 +21,9 @@ from aiokafka.errors import KafkaError
 from deploy.certificates import Certificates, make_certificates
 from deploy.redis_server import RedisServer
 from deploy.secure_broker import SecureKafkaBroker
-from qcexec.kafka_client import client_options
-from qcexec.redis_client import redis_options
-from qcexec.settings import Settings
+from runtime.kafka_client import client_options
+from runtime.redis_client import redis_options
+from runtime.settings import Settings
 from tests.helpers import BELL
 from tests.services import Services
 from tests.stack import Stack
@@ -92,7 +92,7 @@ def secure_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     services = Services(secure_broker.bootstrap, secure_redis.url)
-    # Stack.start creates the topics with qcexec.topics and the stack's settings.
+    # Stack.start creates the topics with runtime.topics and the stack's settings.
     stack = Stack(services, tmp_path_factory.mktemp("stack"), **env)
     try:
         yield stack.start()
@@ -129,7 +129,7 @@ def test_the_operators_tools_use_the_same_settings(secure_stack: Stack) -> None:
 
     def qcexec(*args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "qcexec", *args],
+            [sys.executable, "-m", "ops", *args],
             env=secure_stack.env,
             capture_output=True,
             text=True,

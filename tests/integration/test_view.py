@@ -10,7 +10,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from qcexec.view import (
+from runtime.view import (
     RebuildInProgress,
     TaskView,
     result_entry,
@@ -111,7 +111,7 @@ def test_one_view_built_at_a_time_and_a_lapsed_mark_stops_its_rebuild(real_servi
 
 
 def test_a_rebuilt_view_keeps_cancellations_and_withdrawals(real_services, monkeypatch) -> None:
-    monkeypatch.setattr("qcexec.view.lifecycle.SCAN_BATCH", 1)  # a batch per task: several batches
+    monkeypatch.setattr("runtime.view.lifecycle.SCAN_BATCH", 1)  # a batch per task: several batches
 
     async def check(view: TaskView) -> None:
         cancelled, _, _ = events("c")

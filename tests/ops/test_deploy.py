@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from deploy.stack import app_commands, topics_command
-from qcexec.settings import Settings
+from runtime.settings import Settings
 from schemas.topics import Topics
 from tests.ops import deploy_checks
 from tests.ops.deploy_checks import ROOT, Manifest

@@ -17,7 +17,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from deploy import monitoring
-from qcexec import metrics
+from runtime import metrics
 from tests.ops import deploy_checks
 from tests.ops.deploy_checks import ROOT
 

@@ -366,7 +366,7 @@ def _profile_worker(workload: Workload, shots: int, stem: Path) -> dict[str, str
 
     try:
         from processor.simulate import run_program
-        from qcexec.settings import Settings
+        from runtime.settings import Settings
 
         settings = Settings()
         args = (workload.qasm, shots, 1, settings.limits, settings.qc_task_max_memory_mb, 1)

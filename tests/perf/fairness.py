@@ -65,7 +65,7 @@ def heavy_program(qubits: int, target_s: float, threads: int, seed: int = 1234) 
     """A random circuit of ``qubits`` whose depth makes one run, as a worker runs it
     (``processor.simulate.run_program`` with the worker's threads), take about ``target_s``."""
     from processor.simulate import run_program
-    from qcexec.settings import Settings
+    from runtime.settings import Settings
     from tests.perf.workloads import random_program
 
     settings = Settings()

@@ -38,7 +38,7 @@ def in_process(repeat: int = 3) -> dict[str, float]:
     """Median ms of the front end reading each program here (the bombs: until refused)."""
     from programs.errors import ProgramError
     from programs.front import read_program
-    from qcexec.settings import Settings
+    from runtime.settings import Settings
 
     limits = Settings().limits
     programs = {"big_127kb": big_program(), **BOMBS}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer.main
 
-from qcexec.cli import app
+from ops.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -10,7 +10,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from qcexec.view import result_entry, submitted_entry
+from runtime.view import result_entry, submitted_entry
 from schemas.__main__ import ASYNCAPI, rendered
 from schemas.events import (
     DeadLetter,

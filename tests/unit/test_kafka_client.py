@@ -1,5 +1,5 @@
-"""The Kafka and Redis client options built from the settings (qcexec/kafka_client.py,
-qcexec/redis_client.py, processor/credentials.py); against a broker and Redis that require
+"""The Kafka and Redis client options built from the settings (runtime/kafka_client.py,
+runtime/redis_client.py, processor/credentials.py); against a broker and Redis that require
 them: tests/integration/test_secure_transport.py."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from processor.credentials import broker_credentials
-from qcexec.kafka_client import client_options
-from qcexec.redis_client import redis_options
-from qcexec.settings import Settings
+from runtime.kafka_client import client_options
+from runtime.redis_client import redis_options
+from runtime.settings import Settings
 
 
 def test_plaintext_by_default() -> None:

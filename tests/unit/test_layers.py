@@ -24,10 +24,10 @@ LIGHT_MODULES = [
     "programs.limits",
     "programs.errors",
     "programs.detect",
-    "qcexec.settings",
-    "qcexec.view",
-    "qcexec.rebuild",
-    "qcexec.cli",
+    "runtime.settings",
+    "runtime.view",
+    "ops.rebuild",
+    "ops.cli",
     "materializer.service",
 ]
 CLI_ARGUMENTS = [["--help"], ["status", "some-task"]]
@@ -38,7 +38,7 @@ def _cli(arguments: list[str]) -> str:
     return (
         "import os\n"
         "os.environ['QCEXEC_URL'] = 'http://127.0.0.1:9'\n"
-        "from qcexec.cli import app\n"
+        "from ops.cli import app\n"
         "try:\n"
         f"    app({arguments!r})\n"
         "except SystemExit:\n"
@@ -90,7 +90,7 @@ def test_the_cli_loads_neither_faust_nor_qiskit(
 def test_the_front_end_imports_no_service() -> None:
     for path in (ROOT / "programs").glob("*.py"):
         text = path.read_text()
-        for service in ("api", "processor", "materializer", "qcexec"):
+        for service in ("api", "processor", "materializer", "runtime", "ops"):
             assert f"from {service}" not in text and f"import {service}" not in text, (
                 f"{path.name} imports {service}"
             )

@@ -1,5 +1,5 @@
 """The view's Lua scripts share their numbers and words with Python through one source: the
-constants ``qcexec/view/scripts.py`` puts in front of every script, generated from the enums
+constants ``runtime/view/scripts.py`` puts in front of every script, generated from the enums
 and the entry's layout. These tests fail when a script spells one of them out again, or when
 the generated constants stop saying what the Python side means."""
 
@@ -10,12 +10,12 @@ from importlib.resources import files
 
 import pytest
 
-from qcexec.view.documents import ENTRY_LAYOUT, ViewEntry
-from qcexec.view.scripts import USES, script
-from qcexec.view.states import NO_SUCH_TASK, Claim, Rank
+from runtime.view.documents import ENTRY_LAYOUT, ViewEntry
+from runtime.view.scripts import USES, script
+from runtime.view.states import NO_SUCH_TASK, Claim, Rank
 from schemas.events import utcnow
 
-LUA = files("qcexec.view").joinpath("lua")
+LUA = files("runtime.view").joinpath("lua")
 SOURCES = {path.name: path.read_text(encoding="utf-8") for path in LUA.iterdir()}
 
 

@@ -23,7 +23,7 @@ from programs.errors import ProgramError
 from programs.front import GENEROUS, read_program
 from programs.numbers import check_bound_finite, check_literals
 from programs.workers import ProgramReader
-from qcexec.settings import Settings
+from runtime.settings import Settings
 from schemas.events import TaskSubmitted
 
 H3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n'

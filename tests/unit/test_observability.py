@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from qcexec import health, metrics, telemetry
-from qcexec.logsetup import JsonFormatter, TextFormatter, json_logs, task_context
+from runtime import health, metrics, telemetry
+from runtime.logsetup import JsonFormatter, TextFormatter, json_logs, task_context
 from schemas.events import TaskSubmitted, utcnow
 
 SUBMITTED = TaskSubmitted(

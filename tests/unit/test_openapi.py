@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.openapi import OPENAPI, rendered
-from qcexec.settings import Settings
+from runtime.settings import Settings
 
 OPERATIONS = {
     ("post", "/tasks"): "submit_task",

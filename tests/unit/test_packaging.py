@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from qcexec.view import scripts
+from runtime.view import scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_the_image_copies_every_package_of_the_wheel() -> None:
 
 
 def test_every_lua_script_is_a_resource_the_view_loads() -> None:
-    files = {path.stem for path in (ROOT / "qcexec" / "view" / "lua").glob("*.lua")}
+    files = {path.stem for path in (ROOT / "runtime" / "view" / "lua").glob("*.lua")}
     used = set(scripts.USES) | {part for parts in scripts.USES.values() for part in parts}
     assert files == used
     for name in scripts.USES:

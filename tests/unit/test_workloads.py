@@ -16,7 +16,7 @@ from api.models import TaskRequest
 from api.workloads import checked_workload
 from processor.simulate import run_program
 from programs.front import GENEROUS, Checked
-from qcexec.settings import Settings
+from runtime.settings import Settings
 from schemas.events import Dialect
 
 THETA = Parameter("theta")

@@ -10,7 +10,7 @@ import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
-from qcexec.view import ViewEntry, mark_entry, result_entry, submitted_entry
+from runtime.view import ViewEntry, mark_entry, result_entry, submitted_entry
 from schemas.events import TaskCancelRequested, TaskResult, TaskSubmitted
 from schemas.topics import Topics
 

@@ -16,16 +16,16 @@ documents, so the view and its position in the log never disagree). Under the ba
 the pub/sub channel ``done`` (ids of tasks that reached a terminal state), idempotency keys
 and rate-limit buckets.
 
-Its parts: the Lua scripts (``lua/*.lua``, loaded by :mod:`~qcexec.view.scripts`), the words
-shared with the API and the processor (:mod:`~qcexec.view.states`: states, ranks, claims), the
-documents (:mod:`~qcexec.view.documents`), the store (:mod:`~qcexec.view.store`), the rebuild
-lifecycle (:mod:`~qcexec.view.lifecycle`) and the API's notifier
-(:mod:`~qcexec.view.notifier`). Everything is importable from ``qcexec.view``.
+Its parts: the Lua scripts (``lua/*.lua``, loaded by :mod:`~runtime.view.scripts`), the words
+shared with the API and the processor (:mod:`~runtime.view.states`: states, ranks, claims), the
+documents (:mod:`~runtime.view.documents`), the store (:mod:`~runtime.view.store`), the rebuild
+lifecycle (:mod:`~runtime.view.lifecycle`) and the API's notifier
+(:mod:`~runtime.view.notifier`). Everything is importable from ``runtime.view``.
 """
 
 from __future__ import annotations
 
-from qcexec.view.documents import (
+from runtime.view.documents import (
     RANK_CANCEL_MARK,
     RANK_QUEUED,
     RANK_RUNNING,
@@ -37,10 +37,10 @@ from qcexec.view.documents import (
     running_entry,
     submitted_entry,
 )
-from qcexec.view.lifecycle import BUILDING_TTL_S, SCAN_BATCH, RebuildInProgress, ViewLifecycle
-from qcexec.view.notifier import Notifier
-from qcexec.view.states import PENDING_MESSAGE, TERMINAL_STATES, Claim, Rank, State
-from qcexec.view.store import StalePosition, TaskRecord, TaskView
+from runtime.view.lifecycle import BUILDING_TTL_S, SCAN_BATCH, RebuildInProgress, ViewLifecycle
+from runtime.view.notifier import Notifier
+from runtime.view.states import PENDING_MESSAGE, TERMINAL_STATES, Claim, Rank, State
+from runtime.view.store import StalePosition, TaskRecord, TaskView
 
 __all__ = [
     "BUILDING_TTL_S",

@@ -38,7 +38,7 @@ async def create_topics(
     """Create whichever of the topics do not exist yet; returns the names it created.
     ``replication`` is QC_TOPIC_REPLICATION: 1 for one broker, 3 on a production cluster;
     ``max_record_bytes`` is QC_MAX_RECORD_BYTES, each topic's max.message.bytes; ``options``
-    are the client's security options (qcexec.kafka_client.client_options)."""
+    are the client's security options (runtime.kafka_client.client_options)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(options or {}))
     await admin.start()
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from qcexec.settings import Settings
+from runtime.settings import Settings
 
 
 def redis_options(settings: Settings) -> dict[str, Any]:

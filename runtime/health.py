@@ -1,4 +1,4 @@
-"""``python -m qcexec.health [api|processor|materializer]``: the containers' health check.
+"""``python -m runtime.health [api|processor|materializer]``: the containers' health check.
 
 Exits 0 when the role's ``GET /healthz`` on this host answers 200: the API on API_PORT
 (default 8000), the processor on PROCESSOR_METRICS_PORT, the materializer on
@@ -43,7 +43,7 @@ def healthy(port: int, timeout_s: float = 4.0) -> bool:
 def main(argv: list[str]) -> int:
     unknown = set(argv) - set(PORTS)
     if unknown:
-        print(f"usage: python -m qcexec.health [{'|'.join(PORTS)}]", file=sys.stderr)
+        print(f"usage: python -m runtime.health [{'|'.join(PORTS)}]", file=sys.stderr)
         return 2
     return 0 if any(healthy(port) for port in ports(argv)) else 1
 

@@ -1,4 +1,4 @@
-from qcexec.cli import main
+from ops.cli import main
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ writes (pending states written through at submit, claims, cancellations) go to b
 Once the new view has read every partition at least as far as the active one, one atomic step
 makes it active (so no answer ever goes backwards) and the old view is deleted. The running
 materializer notices the switch on its next write and carries on from the new view's offsets.
-One rebuild runs at a time: a second one stops at once (:class:`~qcexec.view.RebuildInProgress`).
+One rebuild runs at a time: a second one stops at once (:class:`~runtime.view.RebuildInProgress`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
-from qcexec.log import behind
-from qcexec.records import BATCH_RECORDS, offsets_field, view_entries
-from qcexec.view import TaskView
+from materializer.records import BATCH_RECORDS, offsets_field, view_entries
+from ops.log import behind
+from runtime.view import TaskView
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ async def rebuild_view(
     progress: Callable[[int, int], None] | None = None,
 ) -> Rebuilt:
     """Build and switch to a new view. ``consumer`` is assigned every partition of both topics
-    (:func:`qcexec.log.reader`); ``progress`` is told (records read, records to read)."""
+    (:func:`ops.log.reader`); ``progress`` is told (records read, records to read)."""
     target = f"{view.prefix}v{time.time_ns() // 1_000_000}:"
     partitions = list(consumer.assignment())
     await consumer.seek_to_beginning(*partitions)

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from qcexec import telemetry
+from runtime import telemetry
 
 if TYPE_CHECKING:
-    from qcexec.settings import Settings
+    from runtime.settings import Settings
 
 _task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
 

@@ -49,5 +49,5 @@ PENDING_MESSAGE = "Task is still in progress."
 
 #: The key (after the view's base prefix, then the owner) of an owner's tasks accepted and not
 #: yet terminal, which the API counts to bound each owner's backlog. Given to the Lua scripts
-#: as ``WAITING`` (qcexec/view/scripts.py): this is its one source.
+#: as ``WAITING`` (runtime/view/scripts.py): this is its one source.
 WAITING_KEY = "waiting:"

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
-from qcexec.settings import Settings
+from runtime.settings import Settings
 
 TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})

@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 if TYPE_CHECKING:
-    from qcexec.settings import Settings
+    from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The view's store: the task documents the API reads and the materializer and processor
-write, through Lua scripts that never move a task backwards (see :mod:`qcexec.view`)."""
+write, through Lua scripts that never move a task backwards (see :mod:`runtime.view`)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Any, cast
 import orjson
 from redis.asyncio import Redis
 
-from qcexec.view.documents import ViewEntry
-from qcexec.view.lifecycle import ViewLifecycle
-from qcexec.view.notifier import Notifier
-from qcexec.view.scripts import script
-from qcexec.view.states import WAITING_KEY, Claim
+from runtime.view.documents import ViewEntry
+from runtime.view.lifecycle import ViewLifecycle
+from runtime.view.notifier import Notifier
+from runtime.view.scripts import script
+from runtime.view.states import WAITING_KEY, Claim
 from schemas.events import TaskSubmitted
 
 

@@ -28,7 +28,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
-from qcexec.log import behind
+from ops.log import behind
 from schemas.events import Method, Noise, TaskSubmitted
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ async def replay(
 ) -> Replayed:
     """Publish again the records of ``topic`` in [start, stop) (stop: the end of the topic now),
     with ``overrides`` set in each. ``consumer`` is assigned the topic's partitions
-    (:func:`qcexec.log.reader`)."""
+    (:func:`ops.log.reader`)."""
     done = Replayed(generation=time.time_ns() // 1_000_000)
     changed = overrides.changes() if overrides is not None else {}
     if changed:

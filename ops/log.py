@@ -1,7 +1,7 @@
 """Reading a topic range by range and writing records back, for the operator's commands
 (``replay``, ``rebuild-view``): plain clients without a consumer group, so they never take
 partitions away from the processors or the materializer. ``options`` are the clients' security
-options (qcexec.kafka_client.client_options)."""
+options (runtime.kafka_client.client_options)."""
 
 from __future__ import annotations
 

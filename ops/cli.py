@@ -27,7 +27,7 @@ from schemas.events import Method, Noise
 if TYPE_CHECKING:
     from qcexec_client import Client, Task
 
-    from qcexec.settings import Settings
+    from runtime.settings import Settings
 
 app = typer.Typer(
     help="qcexec: run OpenQASM 3 programs through a Kafka-compatible log.",
@@ -77,7 +77,7 @@ def _show(task: Task, observables: list[str | dict[str, float]] | None = None) -
     console.print(f"task {task.task_id}: [bold]{task.state or task.status}[/bold]")
     if task.status == "completed":
         if task.results is not None or task.expectation_values is not None:
-            from qcexec.cli_tasks import points_table
+            from ops.cli_tasks import points_table
 
             console.print(points_table(task, observables or []))
         if task.result:
@@ -109,8 +109,8 @@ def submit(
 ) -> None:
     """Submit a program; prints its task id, and with --wait its outcome: counts as a
     histogram, points and expectation values as a table."""
-    from qcexec.cli_tasks import observables_option, parameters_option
-    from qcexec.settings import Settings
+    from ops.cli_tasks import observables_option, parameters_option
+    from runtime.settings import Settings
 
     settings = Settings()
     parameters = parameters_option(param or [], params_file)
@@ -137,7 +137,7 @@ def submit(
 @app.command()
 def status(task_id: str, json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show a task as the API answers it."""
-    from qcexec.settings import Settings
+    from runtime.settings import Settings
 
     with _api(Settings()) as api:
         task = api.get(task_id)
@@ -154,9 +154,9 @@ def topics_create(
     ] = None,
 ) -> None:
     """Create the topics with their settings; existing topics are left as they are."""
-    from qcexec.kafka_client import client_options
-    from qcexec.settings import Settings
-    from qcexec.topics import create_topics
+    from runtime.kafka_client import client_options
+    from runtime.settings import Settings
+    from runtime.topics import create_topics
 
     settings = Settings()
     created = asyncio.run(
@@ -216,10 +216,10 @@ def replay_command(
 ) -> None:
     """Run again the circuits on qc.submitted in a range; their new results replace the old.
     With --method, --noise or --shots, under that configuration (each record says so)."""
-    from qcexec.kafka_client import client_options
-    from qcexec.log import reader, writer
-    from qcexec.replay import Overrides, parse_position, replay
-    from qcexec.settings import Settings
+    from ops.log import reader, writer
+    from ops.replay import Overrides, parse_position, replay
+    from runtime.kafka_client import client_options
+    from runtime.settings import Settings
 
     try:
         first, end = parse_position(start), parse_position(stop) if stop else None
@@ -258,12 +258,12 @@ def replay_command(
 @app.command("rebuild-view")
 def rebuild_view_command() -> None:
     """Rebuild the Redis view from the whole log beside the live one, then switch to it."""
-    from qcexec.kafka_client import client_options
-    from qcexec.log import reader
-    from qcexec.rebuild import rebuild_view
-    from qcexec.redis_client import redis_client
-    from qcexec.settings import Settings
-    from qcexec.view import RebuildInProgress, TaskView
+    from ops.log import reader
+    from ops.rebuild import rebuild_view
+    from runtime.kafka_client import client_options
+    from runtime.redis_client import redis_client
+    from runtime.settings import Settings
+    from runtime.view import RebuildInProgress, TaskView
 
     settings = Settings()
     topics = settings.topics

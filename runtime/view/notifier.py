@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from qcexec import retry
+from runtime import retry
 
 if TYPE_CHECKING:
-    from qcexec.view.store import TaskView
+    from runtime.view.store import TaskView
 
 log = logging.getLogger(__package__)
 

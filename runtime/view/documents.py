@@ -11,7 +11,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, Field
 
-from qcexec.view.states import PENDING_MESSAGE, Rank, State
+from runtime.view.states import PENDING_MESSAGE, Rank, State
 from schemas.events import Method, Noise, TaskCancelRequested, TaskResult, TaskSubmitted
 
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = Rank.QUEUED, Rank.RUNNING, Rank.TERMINAL

@@ -7,8 +7,8 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from qcexec.view.documents import ENTRY_LAYOUT
-from qcexec.view.states import NO_SUCH_TASK, WAITING_KEY, Claim, Rank
+from runtime.view.documents import ENTRY_LAYOUT
+from runtime.view.states import NO_SUCH_TASK, WAITING_KEY, Claim, Rank
 
 
 def _constants() -> str:

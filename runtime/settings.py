@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
         description="How every Kafka client connects: TLS (SSL), SASL, both (SASL_SSL) or "
-        "neither (qcexec/kafka_client.py).",
+        "neither (runtime/kafka_client.py).",
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
         default="PLAIN", description="The SASL mechanism, with SASL_*."

@@ -1,6 +1,6 @@
 """The rebuild lifecycle of the view: the views under one base prefix, which one is active,
 building a new one beside it (live writes go to both), switching to it in one step once it
-has caught up, and dropping the one it replaced (``rebuild-view``, :mod:`qcexec.rebuild`)."""
+has caught up, and dropping the one it replaced (``rebuild-view``, :mod:`ops.rebuild`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from qcexec.view.scripts import script
+from runtime.view.scripts import script
 
 #: How long the mark of a view being rebuilt lasts without being renewed.
 BUILDING_TTL_S = 60
@@ -18,7 +18,7 @@ SCAN_BATCH = 500
 
 
 class ViewLifecycle:
-    """The views under the base prefix ``prefix``; :class:`~qcexec.view.TaskView` adds the
+    """The views under the base prefix ``prefix``; :class:`~runtime.view.TaskView` adds the
     reads and writes of tasks."""
 
     def __init__(self, redis: Redis, prefix: str = "qc:", ttl_s: int = 0) -> None:
