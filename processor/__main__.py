@@ -1,4 +1,4 @@
-from processor.worker import main
+from processor.service import main
 
 if __name__ == "__main__":
     main()

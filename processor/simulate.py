@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 import time
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
+from typing import Any
 
 from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
 
+from processor.aer import point_results, sweep_counts
 from processor.backends import backend, for_device
-from processor.workloads import point_results, sweep_counts
 from programs.errors import ProgramError
 from programs.front import Program, check_method, measures_at_end, read_program
 from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
 from programs.numbers import check_bound_finite
+from programs.plan import Plan, Refusal, plan
 from schemas.events import Dialect, ErrorCode, Method, Noise, Output, PointResult
 
 
-def _check_inputs(circuit: QuantumCircuit, parameters: list[dict[str, float]] | None) -> None:
-    """Every input has a value at every point, and nothing else does (checked at submit too:
-    this holds records that reached the log another way)."""
-    inputs = {parameter.name for parameter in circuit.parameters}
-    for point in parameters or [{}]:
-        if set(point) != inputs:
-            names = ", ".join(sorted(inputs ^ set(point)))
-            raise ProgramError(f"the parameters do not match the program's inputs ({names})")
+class _Shape:
+    """What the plan needs of a circuit (:class:`programs.plan.Shape`); whether its
+    measurements all come at the end is found only when the plan asks."""
+
+    def __init__(self, circuit: QuantumCircuit) -> None:
+        self.circuit = circuit
+        self.qubits = circuit.num_qubits
+        self.clbits = circuit.num_clbits
+        self.inputs = {parameter.name for parameter in circuit.parameters}
+
+    @cached_property
+    def measures_at_end(self) -> bool:
+        return measures_at_end(self.circuit)
+
+
+def _planned(circuit: QuantumCircuit, shots: int, **request: Any) -> Plan:
+    """The record's plan, held to the rules the API applied at submit (this holds records that
+    reached the log another way); a refusal is the program's failure."""
+    try:
+        checked = plan(_Shape(circuit), shots=shots, **request)
+    except Refusal as exc:
+        code = "limit_exceeded" if exc.limit else "invalid_program"
+        raise ProgramError(exc.message, code=code) from None
+    if checked.counts_without_measurements(circuit.num_clbits):
+        raise ProgramError("the circuit measures nothing, so it has no counts")
+    return checked
 
 
 def simulator(max_memory_mb: int, threads: int) -> AerSimulator:
@@ -105,23 +125,24 @@ def run_program(
     simulator's (or the machine's)."""
     parse_start = time.time_ns()
     method = Method(method or Method.AUTOMATIC)
-    asked = set(outputs or [Output.COUNTS])
-    exact = asked - {Output.COUNTS}
-    sampled = Output.COUNTS in asked and (outputs is not None or shots > 0 or not observables)
-    if sampled:
-        check_shots(shots, limits)
     limits = limits.for_method(method)
     program = _read(qasm, limits)
     circuit = program.circuit
-    if sampled and not circuit.num_clbits and not (observables or exact):
-        raise ProgramError("the circuit measures nothing, so it has no counts")
-    if Output.PROBABILITIES in exact and not circuit.num_clbits:
-        raise ProgramError("probabilities are of the measured bits: the circuit measures nothing")
-    if (observables or exact) and not measures_at_end(circuit):
-        what = "observables" if observables else ", ".join(sorted(exact))
-        raise ProgramError(f"{what} need a circuit whose measurements all come at the end")
+    request = _planned(
+        circuit,
+        shots,
+        # One point is written as a list of one on the record (a sweep of one is too, and is
+        # never asked with memory, the one rule where the two differ).
+        parameters=parameters[0] if parameters and len(parameters) == 1 else parameters,
+        observables=observables,
+        outputs=outputs,
+        method=method,
+        noisy=noise is not None,
+        memory=memory,
+    )
+    if request.sampled:
+        check_shots(shots, limits)
     check_method(circuit, method, limits.max_operations)
-    _check_inputs(circuit, parameters)
     check_bound_finite(circuit, parameters or ())
     simulate_start = time.time_ns()
     noise_json = noise.model_dump_json() if noise is not None else None
@@ -131,15 +152,15 @@ def run_program(
         runnable = for_device(inlined, chosen.simulator, seed)
     else:
         runnable = prepare(circuit, chosen.simulator, limits.max_operations)
-    if parameters or observables or exact:
+    if parameters or observables or request.exact:
         results, shots_memory = point_results(
             runnable,
             chosen,
-            shots if sampled else 0,
+            shots if request.sampled else 0,
             seed,
             parameters,
             observables,
-            asked if sampled else exact,
+            set(request.asked if request.sampled else request.exact),
             memory,
         )
         outcome: Outcome = results[0].counts or {}, shots_memory, program.dialect, results

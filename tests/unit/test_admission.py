@@ -1,85 +1,19 @@
-"""Parameter sweeps and observables in the simulator worker, against exact references from
-``qiskit.quantum_info``; and the request's workload fields checked against the program."""
+"""A request's workload fields checked against the program and the service's bounds before it
+is accepted (:mod:`api.admission`, on the task rules of :mod:`programs.plan`); and the
+processor holding a record to the same rules, in the same words."""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
-from qiskit import QuantumCircuit, qasm3
-from qiskit.circuit import Parameter
-from qiskit.quantum_info import SparsePauliOp, Statevector
 
+from api.admission import checked_workload
 from api.errors import Refused
 from api.models import TaskRequest
-from api.workloads import checked_workload
 from processor.simulate import run_program
-from programs.front import GENEROUS, Checked
+from programs.errors import ProgramError
+from programs.front import GENEROUS, Checked, check_program
 from runtime.settings import Settings
-from schemas.events import Dialect
-
-THETA = Parameter("theta")
-POINTS = [{"theta": float(x)} for x in np.linspace(0, 2 * math.pi, 20)]
-OBSERVABLES = [{"ZZ": 1.0}, {"XX": 0.5, "ZI": -1.0}, {"YY": 1.0}, {"IZ": 1.0}]
-
-
-def ansatz() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.ry(THETA, 0)
-    circuit.rx(THETA / 2, 1)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
-
-
-def exact(point: dict[str, float]) -> tuple[Statevector, list[float]]:
-    bound = ansatz().remove_final_measurements(inplace=False).assign_parameters([point["theta"]])
-    state = Statevector(bound)
-    values = [
-        state.expectation_value(SparsePauliOp.from_list(list(o.items()))).real for o in OBSERVABLES
-    ]
-    return state, values
-
-
-def run(shots: int, seed: int = 11):
-    (_, _, dialect, results), _ = run_program(
-        qasm3.dumps(ansatz()), shots, seed, GENEROUS, 1024,
-        parameters=POINTS, observables=OBSERVABLES,
-    )  # fmt: skip
-    assert dialect is Dialect.OPENQASM3
-    return results
-
-
-def test_exact_expectation_values_at_every_point() -> None:
-    results = run(shots=0)
-    assert [r.parameters for r in results] == POINTS
-    for point, result in zip(POINTS, results, strict=True):
-        assert result.counts is None
-        assert result.standard_errors == [0.0] * len(OBSERVABLES)
-        assert np.allclose(result.expectation_values, exact(point)[1], atol=1e-9)
-
-
-def test_sampled_estimates_and_counts_follow_the_exact_ones() -> None:
-    shots = 4000
-    results = run(shots=shots)
-    for point, result in zip(POINTS, results, strict=True):
-        state, values = exact(point)
-        for value, estimate, error in zip(
-            values, result.expectation_values, result.standard_errors, strict=True
-        ):
-            assert abs(estimate - value) <= 4 * error + 1e-9
-        probabilities = state.probabilities_dict()
-        observed = {key: count / shots for key, count in result.counts.items()}
-        tvd = 0.5 * sum(
-            abs(observed.get(k, 0) - probabilities.get(k, 0)) for k in {*observed, *probabilities}
-        )
-        assert tvd < 0.05, (point, tvd)
-
-
-def test_the_same_seed_gives_the_same_answer_at_every_point() -> None:
-    assert run(shots=500, seed=3) == run(shots=500, seed=3)
-
+from schemas.events import Dialect, Noise
 
 PROGRAM = Checked(Dialect.OPENQASM3, qubits=2, operations=4, clbits=2, inputs=("theta",))
 WIDE = Checked(Dialect.OPENQASM3, qubits=20, operations=40, clbits=20, inputs=("theta",))
@@ -193,26 +127,55 @@ def test_outputs_methods_and_noise_that_fit() -> None:
     assert check(parameters={"theta": 0.5}, outputs=["counts"]).outputs is None
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_counts_are_keyed_exactly_as_qiskit_keys_them(seed: int) -> None:
-    """``counts_of`` (the processor's fast formatting) against ``Result.get_counts``: several
-    registers of several sizes, bits measured or not."""
-    import random
+BELL_THETA = """OPENQASM 3.0;
+include "stdgates.inc";
+input float theta;
+qubit[2] q;
+bit[2] c;
+ry(theta) q[0];
+cx q[0], q[1];
+c = measure q;
+"""
+#: The first qubit is measured, then used again: its measurement is not at the end.
+MID_THETA = BELL_THETA.replace("cx q[0], q[1];\nc = measure q;", "c[0] = measure q[0];\n"
+                               "cx q[0], q[1];\nc[1] = measure q[1];")  # fmt: skip
+UNMEASURED_THETA = BELL_THETA.replace("bit[2] c;\n", "").replace("c = measure q;\n", "")
+AT_THETA = {"parameters": {"theta": 0.5}}
 
-    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
-    from qiskit_aer import AerSimulator
 
-    from processor.workloads import counts_of
-
-    rnd = random.Random(seed)
-    qubits = rnd.randint(1, 6)
-    registers = [ClassicalRegister(rnd.randint(1, 3), f"r{i}") for i in range(rnd.randint(1, 3))]
-    circuit = QuantumCircuit(QuantumRegister(qubits), *registers)
-    circuit.h(range(qubits))
-    bits = [bit for register in registers for bit in register]
-    circuit.measure(rnd.randrange(qubits), bits[0])
-    for bit in bits[1:]:
-        if rnd.random() < 0.8:
-            circuit.measure(rnd.randrange(qubits), bit)
-    result = AerSimulator().run(circuit, shots=200, seed_simulator=seed).result()
-    assert counts_of(result, 0) == dict(result.get_counts(0))
+@pytest.mark.parametrize(
+    ("program", "fields", "shots"),
+    [
+        (MID_THETA, AT_THETA | {"observables": ["ZZ"]}, 100),
+        (MID_THETA, AT_THETA | {"outputs": ["probabilities"]}, 0),
+        (BELL_THETA, {}, 100),
+        (BELL_THETA, {"parameters": {"theta": 0.5, "phi": 1.0}}, 100),
+        (BELL_THETA, AT_THETA | {"observables": ["ZZZ"]}, 100),
+        (BELL_THETA, AT_THETA | {"outputs": ["statevector"], "noise": NOISY}, 0),
+        (BELL_THETA, AT_THETA | {"outputs": ["statevector"], "method": "density_matrix"}, 0),
+        (BELL_THETA, AT_THETA | {"observables": ["ZZ"], "method": "extended_stabilizer"}, 0),
+        (UNMEASURED_THETA, AT_THETA | {"outputs": ["probabilities"]}, 0),
+    ],
+)
+def test_the_processor_holds_a_record_to_the_rules_the_api_applied(program, fields, shots):
+    """A request the API refuses is refused in the same words by the processor, were its record
+    to reach the log another way (a replay with other settings, another writer)."""
+    body = TaskRequest(qc=program, shots=shots, **fields)
+    checked = check_program(program, GENEROUS, method=body.method)
+    assert checked is not None
+    with pytest.raises(Refused) as refused:
+        checked_workload(body, checked, shots, Settings())
+    point = fields.get("parameters")
+    observables = [{label: 1.0} for label in fields.get("observables", [])]
+    with pytest.raises(ProgramError) as failed:
+        run_program(
+            program, shots, 7, GENEROUS, 1024,
+            parameters=[point] if point else None,
+            observables=observables or None,
+            outputs=body.outputs,
+            method=body.method,
+            noise=Noise.model_validate(fields["noise"]) if "noise" in fields else None,
+        )  # fmt: skip
+    assert failed.value.message == refused.value.message
+    assert failed.value.code == ("limit_exceeded" if refused.value.kind != "value_error"
+                                 else "invalid_program")  # fmt: skip
