@@ -22,7 +22,7 @@ from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
 from processor.simulate import Outcome
 from programs.errors import ProgramError
 from runtime.view import Claim, TaskView, running_entry
-from schemas.events import ErrorCode, TaskError, TaskResult, TaskSubmitted, utcnow
+from schemas.events import ErrorCode, TaskError, TaskResult, TaskSubmitted, repeated, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -114,22 +114,12 @@ def _result(
     if error is not None:
         status = "cancelled" if error.code == "cancelled" else "failed"
     return TaskResult(
-        task_id=task.task_id,
+        **repeated(task) | {"dialect": dialect},
         status=status,
         counts=counts,
         memory=memory,
         results=results,
-        sweep=task.sweep,
         error=error,
-        shots=task.shots,
-        seed=task.seed,
-        dialect=dialect,
-        method=task.method,
-        noise=task.noise,
-        overrides=task.overrides,
-        owner=task.owner,
-        generation=task.generation,
-        submitted_at=task.submitted_at,
         started_at=started_at,
         finished_at=utcnow(),
         duration_ms=duration_ms,

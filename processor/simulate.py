@@ -41,7 +41,7 @@ def _planned(circuit: QuantumCircuit, shots: int, **request: Any) -> Plan:
     try:
         checked = plan(_Shape(circuit), shots=shots, **request)
     except Refusal as exc:
-        code = "limit_exceeded" if exc.limit else "invalid_program"
+        code: ErrorCode = "limit_exceeded" if exc.limit else "invalid_program"
         raise ProgramError(exc.message, code=code) from None
     if checked.counts_without_measurements(circuit.num_clbits):
         raise ProgramError("the circuit measures nothing, so it has no counts")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,9 +16,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.options import Depolarizing, Dialect, Method, Noise, Output
 
 __all__ = [
-    "EVENT_MODELS", "DeadLetter", "Depolarizing", "Dialect", "ErrorCode", "Event", "Method",
-    "Noise", "Output", "PointResult", "TaskCancelRequested", "TaskError", "TaskResult",
-    "TaskSubmitted", "result_size_bound", "utcnow",
+    "EVENT_MODELS",
+    "REPEATED_FIELDS",
+    "DeadLetter",
+    "Depolarizing",
+    "Dialect",
+    "ErrorCode",
+    "Event",
+    "Method",
+    "Noise",
+    "Output",
+    "PointResult",
+    "TaskCancelRequested",
+    "TaskError",
+    "TaskResult",
+    "TaskSubmitted",
+    "repeated",
+    "result_size_bound",
+    "utcnow",
 ]  # fmt: skip
 
 ErrorCode = Literal[
@@ -220,6 +235,20 @@ class TaskResult(Event):
         if self.status != "completed" and self.error is None:
             raise ValueError("a failed or cancelled result carries an error")
         return self
+
+
+#: The fields of a submission that every later record of its task repeats, as they were: which
+#: task, what was asked and by whom (``dialect`` is the language the program was read as, which
+#: the processor may know better than the record).
+REPEATED_FIELDS = (
+    "task_id", "sweep", "shots", "seed", "dialect", "method", "noise", "overrides", "owner",
+    "generation", "submitted_at",
+)  # fmt: skip
+
+
+def repeated(task: TaskSubmitted) -> dict[str, Any]:
+    """The submission's :data:`REPEATED_FIELDS`, for its result."""
+    return {name: getattr(task, name) for name in REPEATED_FIELDS}
 
 
 #: Bytes a record takes beyond its value (key, headers, framing): a generous bound.

@@ -12,7 +12,14 @@ import orjson
 from pydantic import BaseModel, Field
 
 from runtime.view.states import PENDING_MESSAGE, Rank, State
-from schemas.events import Method, Noise, TaskCancelRequested, TaskResult, TaskSubmitted
+from schemas.events import (
+    REPEATED_FIELDS,
+    Method,
+    Noise,
+    TaskCancelRequested,
+    TaskResult,
+    TaskSubmitted,
+)
 
 RANK_QUEUED, RANK_RUNNING, RANK_TERMINAL = Rank.QUEUED, Rank.RUNNING, Rank.TERMINAL
 #: The ranks of marks (see ``store.lua``): a task cancelled, or withdrawn, up to a generation.
@@ -133,25 +140,19 @@ class ViewEntry:
         return [values[name] for name in ENTRY_LAYOUT]
 
 
+#: The submission's fields a task's document shows, from its submission or its result: those
+#: every record of the task repeats that GET answers (absent while unset; a generation of 0,
+#: the first, is not shown).
+SHOWN_FIELDS = tuple(name for name in REPEATED_FIELDS if name in TaskStatus.model_fields)
+
+
 def _common(event: TaskSubmitted | TaskResult, state: str, **moments: Any) -> dict[str, Any]:
-    doc = {
-        "task_id": event.task_id,
-        "state": state,
-        "shots": event.shots,
-        "seed": event.seed,
-        "submitted_at": event.submitted_at,
-    }
+    doc: dict[str, Any] = {"state": state}
+    for name in SHOWN_FIELDS:
+        value = getattr(event, name)
+        if value is not None and (value or name not in ("generation", "overrides")):
+            doc[name] = value
     doc |= {name: value for name, value in moments.items() if value is not None}
-    if event.generation:
-        doc["generation"] = event.generation
-    if event.dialect is not None:
-        doc["dialect"] = event.dialect.value
-    if event.method is not None:
-        doc["method"] = event.method
-    if event.noise is not None:
-        doc["noise"] = event.noise
-    if event.overrides:
-        doc["overrides"] = event.overrides
     return doc
 
 
