@@ -197,16 +197,3 @@ def check_program(
         inputs,
         measures_at_end(circuit),
     )
-
-
-#: Generous limits, for callers that hold a program to none of their own (tests, benchmarks).
-GENEROUS = Limits(
-    max_qubits=40, max_shots=10**7, max_operations=10**7, max_program_bytes=16 * 1024 * 1024
-)
-
-
-def parse_program(text: str, limits: Limits = GENEROUS) -> QuantumCircuit:
-    """Just the circuit of :func:`read_program`."""
-    program = read_program(text, limits)
-    assert program is not None
-    return program.circuit

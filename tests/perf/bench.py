@@ -109,11 +109,11 @@ def components(workload: Workload, shots: int, parser: str) -> dict:
     repeat = 3 if workload.name == "rand20" else 30
     out: dict[str, float] = {}
     try:
-        from programs.front import parse_program
+        from tests.reading import parse_program
 
         out["parse_program"] = median_ms(lambda: parse_program(workload.qasm), repeat)
     except Exception as exc:  # the service's code is not this harness's to fix
-        say(f"[yellow]programs.front.parse_program unusable: {exc!r}")
+        say(f"[yellow]reading a program (tests.reading.parse_program) failed: {exc!r}")
     out["qasm3.loads"] = median_ms(lambda: parse(workload.qasm, "loads"), repeat)
     if parser == "loads_experimental":
         out["loads_experimental"] = median_ms(

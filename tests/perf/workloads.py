@@ -19,8 +19,8 @@ from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
 
 from processor.simulate import prepare
-from programs.front import parse_program
 from tests.helpers import BELL
+from tests.reading import parse_program
 
 #: Tasks per phase of a full run (``--scale`` multiplies them): in-process baselines, light
 #: load (one task at a time), burst (ingest and saturated throughput), closed loop (latency at

@@ -11,9 +11,10 @@ from api.errors import Refused
 from api.models import TaskRequest
 from processor.simulate import run_program
 from programs.errors import ProgramError
-from programs.front import GENEROUS, Checked, check_program
+from programs.front import Checked, check_program
 from runtime.settings import Settings
 from schemas.events import Dialect, Noise
+from tests.reading import GENEROUS
 
 PROGRAM = Checked(Dialect.OPENQASM3, qubits=2, operations=4, clbits=2, inputs=("theta",))
 WIDE = Checked(Dialect.OPENQASM3, qubits=20, operations=40, clbits=20, inputs=("theta",))

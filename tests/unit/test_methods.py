@@ -11,9 +11,10 @@ from qiskit_aer import AerSimulator
 from processor.simulate import run_program
 from programs.devices import catalog, device_backend
 from programs.errors import ProgramError
-from programs.front import GENEROUS, check_program, measures_at_end, parse_program
+from programs.front import check_program, measures_at_end
 from programs.methods import EXTENDED_STABILIZER_GATES, STABILIZER_GATES
 from schemas.events import Method, Noise
+from tests.reading import GENEROUS, parse_program
 
 HEADER = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n'
 #: Aer's instructions that are not gates a program can call.

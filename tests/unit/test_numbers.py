@@ -20,11 +20,12 @@ from api.errors import LimitExceeded
 from api.intake import submission
 from api.models import TaskRequest
 from programs.errors import ProgramError
-from programs.front import GENEROUS, read_program
+from programs.front import read_program
 from programs.numbers import check_bound_finite, check_literals
 from programs.workers import ProgramReader
 from runtime.settings import Settings
 from schemas.events import TaskSubmitted
+from tests.reading import GENEROUS
 
 H3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n'
 H2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'

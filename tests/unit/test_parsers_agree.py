@@ -21,6 +21,7 @@ from programs import front
 from programs import qasm3 as qasm
 from programs.exported import exported_gates, rust_form
 from tests.helpers import BELL
+from tests.reading import parse_program
 
 STD = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
 #: Programs in several styles; the fast parser takes some, refuses others.
@@ -77,7 +78,7 @@ def test_the_corpus_agrees_and_the_fast_parser_takes_the_common_programs() -> No
     assert taken[:3] == [True, True, True]  # everyday programs take the fast path
     assert not taken[-1]  # a comment mentioning include: the reference parser only
     for text in CORPUS:  # parse_program accepts every one of them, whichever way
-        assert front.parse_program(text).num_clbits > 0
+        assert parse_program(text).num_clbits > 0
 
 
 @st.composite
@@ -179,8 +180,8 @@ def test_a_definition_not_as_the_exporter_writes_it_runs_its_own_body() -> None:
     changed = text.replace(definition, mine)
     assert rust_form(changed) is None
     assert qasm.fast_parse(changed) is None
-    assert counts(front.parse_program(changed)) == counts(qasm.reference_parse(changed))
-    assert counts(front.parse_program(changed)) != counts(front.parse_program(text))
+    assert counts(parse_program(changed)) == counts(qasm.reference_parse(changed))
+    assert counts(parse_program(changed)) != counts(parse_program(text))
 
 
 @pytest.mark.parametrize(
@@ -207,6 +208,6 @@ def test_anything_but_the_exporters_layout_goes_to_the_reference_parser(change) 
         expected = counts(qasm.reference_parse(changed))
     except front.ProgramError:
         with pytest.raises(front.ProgramError):
-            front.parse_program(changed)
+            parse_program(changed)
     else:
-        assert counts(front.parse_program(changed)) == expected
+        assert counts(parse_program(changed)) == expected

@@ -12,8 +12,8 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from processor.simulate import run_program
-from programs.front import GENEROUS
 from schemas.events import Dialect
+from tests.reading import GENEROUS
 
 THETA = Parameter("theta")
 POINTS = [{"theta": float(x)} for x in np.linspace(0, 2 * math.pi, 20)]

@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from programs.errors import ProgramError
-from programs.front import parse_program, read_program
+from programs.front import read_program
 from programs.limits import Limits, check_shots
 from tests.helpers import BELL
+from tests.reading import parse_program
 
 LIMITS = Limits(max_qubits=5, max_shots=1000, max_operations=20, max_program_bytes=4096)
 

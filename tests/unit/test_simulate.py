@@ -9,9 +9,9 @@ from qiskit.quantum_info import Statevector
 
 from processor.simulate import prepare, run_program, simulator
 from programs.errors import ProgramError
-from programs.front import parse_program
 from programs.limits import Limits
 from tests.helpers import BELL
+from tests.reading import parse_program
 
 LIMITS = Limits(max_qubits=20, max_shots=100_000, max_operations=10_000, max_program_bytes=65536)
 
