@@ -13,16 +13,16 @@ import asyncio
 import logging
 import time
 from datetime import datetime
-from typing import Literal, cast
+from typing import Any, Literal
 
 from redis.exceptions import RedisError
 
 from processor.control import ControlTable
 from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
-from processor.simulate import Outcome
+from processor.simulate import Failure, Outcome
 from programs.errors import ProgramError
 from runtime.view import Claim, TaskView, running_entry
-from schemas.events import ErrorCode, TaskError, TaskResult, TaskSubmitted, repeated, utcnow
+from schemas.events import TaskError, TaskResult, TaskSubmitted, repeated, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,12 @@ async def _run_batch(
     except (WorkerCrashed, ProgramError) as exc:
         log.warning("a batch of %d tasks failed as a whole (%s): each runs alone", len(tasks), exc)
         return [await _run_one(task, pool, control) for task in tasks]
-    out: list[Outcome | TaskError] = []
-    for outcome, detail in answers:
-        if outcome is not None:
-            out.append(outcome)
-        else:
-            code, message = cast(tuple[ErrorCode, str], detail)
-            out.append(TaskError(code=code, message=message))
-    return out
+    return [
+        TaskError(code=answer.code, message=answer.message)
+        if isinstance(answer, Failure)
+        else answer[0]
+        for answer in answers
+    ]
 
 
 def _result(
@@ -106,20 +104,15 @@ def _result(
     started_at: datetime | None,
     duration_ms: float,
 ) -> TaskResult:
-    error = outcome if isinstance(outcome, TaskError) else None
-    counts, memory, dialect, results = (
-        outcome if not isinstance(outcome, TaskError) else (None, None, task.dialect, None)
-    )
-    status: Literal["completed", "failed", "cancelled"] = "completed"
-    if error is not None:
-        status = "cancelled" if error.code == "cancelled" else "failed"
+    if isinstance(outcome, TaskError):
+        status: Literal["completed", "failed", "cancelled"] = (
+            "cancelled" if outcome.code == "cancelled" else "failed"
+        )
+        ran: dict[str, Any] = {"status": status, "error": outcome}
+    else:
+        ran = {"status": "completed", **outcome._asdict()}
     return TaskResult(
-        **repeated(task) | {"dialect": dialect},
-        status=status,
-        counts=counts,
-        memory=memory,
-        results=results,
-        error=error,
+        **repeated(task) | ran,
         started_at=started_at,
         finished_at=utcnow(),
         duration_ms=duration_ms,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from functools import cache, cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
@@ -17,7 +17,15 @@ from programs.inline import inline_gates, operation_names
 from programs.limits import Limits, check_shots
 from programs.numbers import check_bound_finite
 from programs.plan import Plan, Refusal, plan
-from schemas.events import Dialect, ErrorCode, Method, Noise, Output, PointResult
+from schemas.events import (
+    Dialect,
+    ErrorCode,
+    Method,
+    Noise,
+    Output,
+    PointResult,
+    TaskSubmitted,
+)
 
 
 class _Shape:
@@ -97,9 +105,25 @@ def _read(qasm: str, limits: Limits) -> Program:
     return _read_cached(qasm, limits.model_dump_json())
 
 
-#: Counts, each shot's outcome (when asked), the language the program was read as, and each
-#: point's outcome (a task with parameters or observables; None otherwise).
-Outcome = tuple[dict[str, int], list[str] | None, Dialect, list[PointResult] | None]
+class Outcome(NamedTuple):
+    """What a run gives a task's result."""
+
+    counts: dict[str, int]
+    #: Each shot's outcome, when asked.
+    memory: list[str] | None
+    #: The language the program was read as.
+    dialect: Dialect
+    #: Each point's outcome (a task with parameters, observables or exact outputs).
+    results: list[PointResult] | None
+
+
+class Failure(NamedTuple):
+    """Why a task of a batch failed: an error code of the contract and a message."""
+
+    code: ErrorCode
+    message: str
+
+
 #: When each phase of a run began and ended (``time.time_ns()``), for the processor's spans.
 Phases = dict[str, tuple[int, int]]
 
@@ -163,38 +187,53 @@ def run_program(
             set(request.asked if request.sampled else request.exact),
             memory,
         )
-        outcome: Outcome = results[0].counts or {}, shots_memory, program.dialect, results
+        outcome = Outcome(results[0].counts or {}, shots_memory, program.dialect, results)
     else:
         ((counts, shots_memory),) = sweep_counts(
             runnable, chosen.simulator, shots, seed, [{}], memory
         )
-        outcome = counts, shots_memory, program.dialect, None
+        outcome = Outcome(counts, shots_memory, program.dialect, None)
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}
 
 
-#: What a worker answers for one task of a batch: its outcome and phases, or why it failed
-#: (an error code of the contract and a message).
-Answer = tuple[Outcome, Phases] | tuple[None, tuple[ErrorCode, str]]
+def run_task(
+    task: TaskSubmitted, limits: Limits, max_memory_mb: int, threads: int
+) -> tuple[Outcome, Phases]:
+    """:func:`run_program` of a task's record: what a worker is sent."""
+    return run_program(
+        task.qasm,
+        task.shots,
+        task.seed,
+        limits,
+        max_memory_mb,
+        threads,
+        memory=task.memory,
+        parameters=task.parameters,
+        observables=task.observables,
+        outputs=task.outputs,
+        method=task.method,
+        noise=task.noise,
+    )
 
 
-def run_programs(
-    specs: list[tuple[tuple, dict]], limits: Limits, max_memory_mb: int, threads: int
+#: What a worker answers for one task of a batch: its outcome and phases, or why it failed.
+Answer = tuple[Outcome, Phases] | Failure
+
+
+def run_tasks(
+    tasks: list[TaskSubmitted], limits: Limits, max_memory_mb: int, threads: int
 ) -> list[Answer]:
     """Several small tasks in one hop to a worker, each with its own Aer call (its own seed,
-    so each gives the counts it gives alone): ``specs`` are each task's arguments of
-    :func:`run_program` after the first five, and its keyword arguments. A task that fails
-    does not stop the others."""
+    so each gives the counts it gives alone). A task that fails does not stop the others."""
     answers: list[Answer] = []
-    for (qasm, shots, seed), options in specs:
+    for task in tasks:
         try:
-            answers.append(
-                run_program(qasm, shots, seed, limits, max_memory_mb, threads, **options)
-            )
+            answers.append(run_task(task, limits, max_memory_mb, threads))
         except ProgramError as exc:
-            answers.append((None, (exc.code, str(exc))))
+            answers.append(Failure(exc.code, str(exc)))
         except MemoryError:
-            answers.append((None, ("out_of_memory", "the simulation ran out of memory")))
+            answers.append(Failure("out_of_memory", "the simulation ran out of memory"))
         except Exception as exc:  # the simulator's own errors are the program's outcome
-            answers.append((None, ("simulation_error", str(exc) or type(exc).__name__)))
+            answers.append(Failure("simulation_error", str(exc) or type(exc).__name__))
     return answers

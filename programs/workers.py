@@ -9,21 +9,14 @@ process instead: a hop to a worker would cost more than the parse.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import hashlib
-import multiprocessing
-import os
 import re
-import resource
 from collections import OrderedDict
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
-
-from pebble import ProcessExpired, ProcessPool
 
 from programs.errors import limit_exceeded
 from programs.limits import Limits
+from programs.processes import TimedOut, WorkerDied, WorkerPool
 from schemas.events import Method
 
 if TYPE_CHECKING:
@@ -37,27 +30,6 @@ KNOWN_PROGRAMS = 256
 #: Methods that run any gate (transpiled): checking a program for them needs no transpile, so
 #: a small one is read inline.
 RUN_ANYTHING = frozenset({None, *Method}) - {Method.STABILIZER, Method.EXTENDED_STABILIZER}
-
-
-def limit_memory(megabytes: int) -> None:
-    """Cap this process's address space (a worker's initializer calls it first)."""
-    if megabytes > 0:
-        size = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-
-
-def _start_worker(memory_mb: int, nice: int) -> None:
-    """In each reader, before its first program: a lower CPU priority (the API's own loop
-    answers first), the parser's table built, start-up objects out of the collector's view
-    (as ``runtime.startup`` does for the services), then the address-space limit."""
-    from programs.exported import exported_gates
-
-    if nice:
-        os.nice(nice)
-    exported_gates()
-    gc.collect()
-    gc.freeze()
-    limit_memory(memory_mb)
 
 
 def _check(text: str, limits: Limits, method: Method | None = None) -> Checked:
@@ -91,20 +63,11 @@ class ProgramReader:
         self.time_limit_s = time_limit_s
         self.inline_bytes = inline_bytes
         self._known: OrderedDict[tuple[bytes, Method | None], Checked] = OrderedDict()
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["programs.front", "programs.exported"])
-        self._pool = ProcessPool(
-            max_workers=workers,
-            context=context,
-            initializer=_start_worker,
-            initargs=(memory_mb, nice),
-        )
+        self._pool = WorkerPool(workers, ["programs.front", "programs.exported"], nice, memory_mb)
 
     def warm_up(self) -> None:
         """Start every worker now, so the first programs do not wait for process start-up."""
-        futures = [self._pool.schedule(os.getpid) for _ in range(self.workers)]
-        for future in futures:
-            future.result(timeout=120)
+        self._pool.warm_up(timeout_s=120)
 
     def cheap(self, text: str) -> bool:
         """Whether the program is small and plain enough to read where it is."""
@@ -130,25 +93,23 @@ class ProgramReader:
         if self.cheap(text) and method in RUN_ANYTHING:
             from programs.front import check_program
 
-            checked = check_program(text, limits, fast_only=True)
-            if checked is not None:
-                return checked
-        future = self._pool.schedule(_check, args=(text, limits, method), timeout=self.time_limit_s)
+            inline = check_program(text, limits, fast_only=True)
+            if inline is not None:
+                return inline
         try:
-            return await asyncio.wrap_future(future)
-        except FutureTimeout:
+            checked: Checked = await self._pool.call(
+                _check, (text, limits, method), timeout_s=self.time_limit_s
+            )
+            return checked
+        except TimedOut:
             raise limit_exceeded(
                 f"reading the program took longer than {self.time_limit_s * 1000:.0f} ms"
             ) from None
-        except ProcessExpired as exc:
+        except WorkerDied as exc:
             raise limit_exceeded(
                 f"the program's reader stopped (exit code {exc.exitcode}): it needs more "
                 "memory or time than a reader may use"
             ) from None
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
 
     def close(self) -> None:
-        self._pool.stop()
-        self._pool.join(timeout=10)
+        self._pool.close()

@@ -12,7 +12,8 @@ import pytest
 from programs.errors import ProgramError
 from programs.front import Checked
 from programs.limits import Limits
-from programs.workers import ProgramReader, limit_memory
+from programs.processes import limit_memory
+from programs.workers import ProgramReader
 from schemas.events import Dialect, Method
 from tests.helpers import BELL
 from tests.hostile import big_program, gate_bomb
@@ -56,7 +57,7 @@ def test_a_bomb_is_refused_by_the_worker(reader: ProgramReader) -> None:
 def test_small_programs_read_in_place_answer_as_a_worker_does(reader, text: str) -> None:
     assert reader.cheap(text)
     in_place = check(reader, text)
-    worker = reader._pool.schedule(_worker_check, args=(text,)).result(timeout=60)
+    worker = asyncio.run(reader._pool.call(_worker_check, (text,), timeout_s=60))
     assert in_place == worker
     assert in_place.qubits == 2 and in_place.clbits == 2
 
