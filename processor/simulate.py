@@ -197,24 +197,16 @@ def run_program(
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}
 
 
+#: The fields of a task's record that :func:`run_program` takes as options, by their names.
+RUN_OPTIONS = ("memory", "parameters", "observables", "outputs", "method", "noise")
+
+
 def run_task(
     task: TaskSubmitted, limits: Limits, max_memory_mb: int, threads: int
 ) -> tuple[Outcome, Phases]:
     """:func:`run_program` of a task's record: what a worker is sent."""
-    return run_program(
-        task.qasm,
-        task.shots,
-        task.seed,
-        limits,
-        max_memory_mb,
-        threads,
-        memory=task.memory,
-        parameters=task.parameters,
-        observables=task.observables,
-        outputs=task.outputs,
-        method=task.method,
-        noise=task.noise,
-    )
+    options = {name: getattr(task, name) for name in RUN_OPTIONS}
+    return run_program(task.qasm, task.shots, task.seed, limits, max_memory_mb, threads, **options)
 
 
 #: What a worker answers for one task of a batch: its outcome and phases, or why it failed.
