@@ -52,19 +52,20 @@ def _check_widths(request: Plan, noisy: bool, program: Checked, settings: Settin
     if not (request.exact or request.exact_expectations):
         return
     what = ", ".join(sorted(request.exact)) or "exact expectation values"
-    limit = settings.qc_density_matrix_max_qubits
-    if request.exact_method is Method.DENSITY_MATRIX and program.qubits > limit:
-        raise LimitExceeded(
-            "method",
-            f"{what}{' with noise' if noisy else ''} take a density matrix of "
-            f"{program.qubits} qubits; the limit is {limit}",
-        )
-    limit = settings.qc_statevector_output_max_qubits
-    if Output.STATEVECTOR in request.exact and program.qubits > limit:
+    dense, amplitudes, qubits = (
+        settings.qc_density_matrix_max_qubits,
+        settings.qc_statevector_output_max_qubits,
+        program.qubits,
+    )
+    if request.exact_method is Method.DENSITY_MATRIX and qubits > dense:
+        noise = " with noise" if noisy else ""
+        message = f"{what}{noise} take a density matrix of {qubits} qubits; the limit is {dense}"
+        raise LimitExceeded("method", message)
+    if Output.STATEVECTOR in request.exact and qubits > amplitudes:
         raise LimitExceeded(
             "outputs",
-            f"a statevector output is for circuits of at most {limit} qubits "
-            f"(QC_STATEVECTOR_OUTPUT_MAX_QUBITS); this one has {program.qubits}",
+            f"a statevector output is for circuits of at most {amplitudes} qubits "
+            f"(QC_STATEVECTOR_OUTPUT_MAX_QUBITS); this one has {qubits}",
         )
 
 

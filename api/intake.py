@@ -12,10 +12,10 @@ import uuid
 
 from redis.exceptions import RedisError
 
+from api.admission import checked_workload
 from api.errors import BacklogFull, LimitExceeded
 from api.models import MAX_SEED, TaskRequest
 from api.submissions import LogUnavailable, SubmissionLog
-from api.admission import checked_workload
 from programs.limits import check_size
 from programs.workers import ProgramReader
 from runtime.settings import Settings

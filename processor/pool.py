@@ -11,9 +11,9 @@ import multiprocessing
 
 from processor.simulate import Answer, Failure, Outcome, Phases, run_task, run_tasks
 from programs.errors import ProgramError
-from programs.limits import Limits
 from programs.processes import Stopped, TimedOut, WorkerDied, WorkerPool
 from runtime import metrics, telemetry
+from runtime.settings import Settings
 from schemas.events import TaskSubmitted
 
 
@@ -33,20 +33,15 @@ class TaskCancelled(Exception):
 
 
 class SimulationPool:
-    def __init__(
-        self,
-        workers: int,
-        limits: Limits,
-        max_memory_mb: int,
-        time_limit_s: float,
-        nice: int = 0,
-        memory_mb: int = 0,
-    ) -> None:
-        self.workers = workers
-        self.limits = limits
-        self.max_memory_mb = max_memory_mb
-        self.time_limit_s = time_limit_s
-        metrics.processor_time_limit.set(time_limit_s)
+    """The processor's workers, as its settings say: how many, their limits (time, the
+    simulator's memory, the process's address space) and their CPU priority."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.workers = workers = settings.processor_workers
+        self.limits = settings.limits
+        self.max_memory_mb = settings.qc_task_max_memory_mb
+        self.time_limit_s = settings.qc_task_time_limit_ms / 1000
+        metrics.processor_time_limit.set(self.time_limit_s)
         self.threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
         #: A sweep's points are independent: Aer runs them in parallel over every core (its
         #: parallel experiments), the same counts as on one thread, in a fraction of the time.
@@ -54,7 +49,12 @@ class SimulationPool:
         # The workers fork from a server that already imported Qiskit and Aer; they run the
         # simulations at a lower priority (``nice``), yielding the CPU to the processor's own
         # event loop, to the broker and to the API where they share a machine.
-        self._pool = WorkerPool(workers, ["processor.simulate"], nice, memory_mb)
+        self._pool = WorkerPool(
+            workers,
+            ["processor.simulate"],
+            settings.processor_worker_nice,
+            settings.worker_memory_mb,
+        )
 
     def warm_up(self) -> None:
         """Start every worker now, so the first tasks do not wait for process start-up."""

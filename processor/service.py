@@ -21,14 +21,7 @@ def main() -> None:
     settings = Settings()
     setup_logging(settings, "processor")
     setup_tracing(settings, "processor")
-    pool = SimulationPool(
-        workers=settings.processor_workers,
-        limits=settings.limits,
-        max_memory_mb=settings.qc_task_max_memory_mb,
-        time_limit_s=settings.qc_task_time_limit_ms / 1000,
-        nice=settings.processor_worker_nice,
-        memory_mb=settings.worker_memory_mb,
-    )
+    pool = SimulationPool(settings)
     pool.warm_up()
     redis = redis_client(settings)
     view = TaskView(redis, settings.redis_prefix, settings.redis_result_ttl)
