@@ -38,14 +38,19 @@ def _values(circuit: QuantumCircuit, points: list[Point]) -> np.ndarray | None:
     return np.array([[point[p.name] for p in circuit.parameters] for point in points], dtype=float)
 
 
-def succeeded(result: Result) -> Result:
-    """Aer's result, or the program's failure (out of memory, a simulation error)."""
+def succeeded(result: Result, used: list[str] | None = None) -> Result:
+    """Aer's result, or the program's failure (out of memory, a simulation error); the method
+    Aer reports it ran with is added to ``used``."""
     if not result.success:
         message = result.results[0].status if result.results else str(result.status)
         code: ErrorCode = (
             "out_of_memory" if "Insufficient memory" in message else "simulation_error"
         )
         raise ProgramError(message.strip(), code=code)
+    if used is not None and result.results:
+        method = result.results[0].metadata.get("method")
+        if method:
+            used.append(str(method))
     return result
 
 
@@ -63,6 +68,7 @@ def sweep_counts(
     seed: int,
     points: list[Point],
     memory: bool = False,
+    used: list[str] | None = None,
 ) -> list[tuple[dict[str, int], list[str] | None]]:
     """Counts (and each shot's outcome, with ``memory``) of every point, from one run with all
     the bindings."""
@@ -77,7 +83,7 @@ def sweep_counts(
         # counts, in less time and memory.
         runtime_parameter_bind_enable=binds is not None,
     )
-    result = succeeded(job.result())
+    result = succeeded(job.result(), used)
     keys: dict[str, dict[str, str]] = {}  # each outcome formatted once for every point
     return [
         (counts_of(result, i, keys), list(result.get_memory(i)) if memory else None)
@@ -153,6 +159,7 @@ def exact_outputs(
     backend: AerSimulator,
     outputs: set[Output],
     points: list[Point],
+    used: list[str] | None = None,
 ) -> list[dict]:
     """Each point's exact probabilities of the measured bits and its state before the final
     measurements (``unmeasured``: the circuit without them), from one run with all the
@@ -169,7 +176,7 @@ def exact_outputs(
     if Output.STATEVECTOR in outputs:
         circuit.save_statevector(label="statevector")
     job = backend.run(circuit, shots=1, parameter_binds=_binds(circuit, points))
-    result = succeeded(job.result())
+    result = succeeded(job.result(), used)
     found = []
     for i in range(len(points)):
         data = result.data(i)
@@ -245,6 +252,7 @@ def point_results(
     observables: list[dict[str, float]] | None,
     outputs: set[Output],
     memory: bool = False,
+    used: list[str] | None = None,
 ) -> tuple[list[PointResult], list[str] | None]:
     """Every point's outcome, in order: counts (when asked, with shots), exact outputs, and the
     observables' expectation values; and each shot's outcome of the first point with
@@ -252,7 +260,7 @@ def point_results(
     swept = points or [{}]
     samples: list[tuple[dict[str, int] | None, list[str] | None]] = [(None, None)] * len(swept)
     if Output.COUNTS in outputs and shots and runnable.num_clbits:
-        samples = list(sweep_counts(runnable, backend.simulator, shots, seed, swept, memory))
+        samples = list(sweep_counts(runnable, backend.simulator, shots, seed, swept, memory, used))
     exact: list[dict] = [{}] * len(swept)
     evs = stds = None
     wants_exact = bool(outputs & {Output.PROBABILITIES, Output.STATEVECTOR})
@@ -261,7 +269,7 @@ def point_results(
         # the end), once for the exact outputs and the observables.
         unmeasured = runnable.remove_final_measurements(inplace=False)
         if wants_exact:
-            exact = exact_outputs(runnable, unmeasured, backend.exact, outputs, swept)
+            exact = exact_outputs(runnable, unmeasured, backend.exact, outputs, swept, used)
         if observables:
             evs, stds = expectation_values(
                 runnable, unmeasured, backend, observables, swept, shots, seed

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from qiskit import QuantumCircuit, transpile
 from qiskit.circuit.library import get_standard_gate_name_mapping
@@ -64,12 +65,23 @@ class Backend:
     exact: AerSimulator
     noise: NoiseModel | None
     device: bool
+    #: A device snapshot's calibration date (ISO 8601), when it says.
+    calibrated_at: str | None = None
 
 
 def _aer(method: Method, max_memory_mb: int, threads: int, **options) -> AerSimulator:
     return AerSimulator(
         method=method.value, max_memory_mb=max_memory_mb, max_parallel_threads=threads, **options
     )
+
+
+def _calibrated_at(device: Any) -> str | None:
+    """When the snapshot's calibration was taken (its properties' last update)."""
+    try:
+        moment = device.properties().last_update_date
+    except Exception:  # a snapshot without properties: nothing to say
+        return None
+    return moment.isoformat() if moment is not None else None
 
 
 @cache
@@ -87,7 +99,7 @@ def backend(method: Method, noise_json: str | None, max_memory_mb: int, threads:
         )
         model = simulator.options.noise_model  # the device's, built once by from_backend
         exact_simulator = _aer(exact, max_memory_mb, threads, noise_model=model)
-        return Backend(simulator, exact_simulator, model, True)
+        return Backend(simulator, exact_simulator, model, True, _calibrated_at(device))
     if noise is None:
         simulator = _aer(method, max_memory_mb, threads)
         return Backend(simulator, simulator, None, False)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from processor.control import ControlTable
 from processor.pool import SimulationPool, TaskCancelled, WorkerCrashed
+from processor.provenance import provenance
 from processor.simulate import Failure, Outcome
 from programs.errors import ProgramError
 from runtime.view import Claim, TaskView, running_entry
@@ -108,9 +109,16 @@ def _result(
         status: Literal["completed", "failed", "cancelled"] = (
             "cancelled" if outcome.code == "cancelled" else "failed"
         )
-        ran: dict[str, Any] = {"status": status, "error": outcome}
+        ran: dict[str, Any] = {"status": status, "error": outcome, "provenance": provenance(task)}
     else:
-        ran = {"status": "completed", **outcome._asdict()}
+        ran = {
+            "status": "completed",
+            "counts": outcome.counts,
+            "memory": outcome.memory,
+            "dialect": outcome.dialect,
+            "results": outcome.results,
+            "provenance": provenance(task, outcome.aer_method, outcome.calibrated_at),
+        }
     return TaskResult(
         **repeated(task) | ran,
         started_at=started_at,

@@ -115,6 +115,10 @@ class Outcome(NamedTuple):
     dialect: Dialect
     #: Each point's outcome (a task with parameters, observables or exact outputs).
     results: list[PointResult] | None
+    #: The method Aer reported it ran with (automatic resolved), when it ran.
+    aer_method: str | None = None
+    #: The device snapshot's calibration date, for a task on one.
+    calibrated_at: str | None = None
 
 
 class Failure(NamedTuple):
@@ -176,6 +180,7 @@ def run_program(
         runnable = for_device(inlined, chosen.simulator, seed)
     else:
         runnable = prepare(circuit, chosen.simulator, limits.max_operations)
+    used: list[str] = []
     if parameters or observables or request.exact:
         results, shots_memory = point_results(
             runnable,
@@ -186,13 +191,19 @@ def run_program(
             observables,
             set(request.asked if request.sampled else request.exact),
             memory,
+            used,
         )
-        outcome = Outcome(results[0].counts or {}, shots_memory, program.dialect, results)
+        counts: dict[str, int] = results[0].counts or {}
     else:
         ((counts, shots_memory),) = sweep_counts(
-            runnable, chosen.simulator, shots, seed, [{}], memory
+            runnable, chosen.simulator, shots, seed, [{}], memory, used
         )
-        outcome = Outcome(counts, shots_memory, program.dialect, None)
+        results = None
+    configured = chosen.exact.options.method
+    aer_method = used[0] if used else (configured if configured != "automatic" else None)
+    outcome = Outcome(
+        counts, shots_memory, program.dialect, results, aer_method, chosen.calibrated_at
+    )
     end = time.time_ns()
     return outcome, {"parse": (parse_start, simulate_start), "simulate": (simulate_start, end)}
 

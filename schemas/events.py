@@ -27,6 +27,7 @@ __all__ = [
     "Noise",
     "Output",
     "PointResult",
+    "Provenance",
     "TaskCancelRequested",
     "TaskError",
     "TaskResult",
@@ -164,6 +165,32 @@ class TaskError(BaseModel):
     message: str
 
 
+class Provenance(BaseModel):
+    """What made a result: the software that ran it, how Aer ran it, and what it simulated."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    service: str = Field(description="The service's version (the qcexec distribution's).")
+    qiskit: str = Field(description="Qiskit's version.")
+    qiskit_aer: str = Field(description="Qiskit Aer's version.")
+    method: str | None = Field(
+        default=None,
+        description="The method Aer ran the circuit with, as Aer reports it (automatic is "
+        "resolved to the one it chose); None when nothing ran.",
+    )
+    seed: int = Field(description="The simulator seed.")
+    noise_digest: str | None = Field(
+        default=None,
+        description="SHA-256 (hex) of the noise asked, as its JSON on the record; None "
+        "without noise.",
+    )
+    device: str | None = Field(default=None, description="The device snapshot simulated.")
+    calibrated_at: str | None = Field(
+        default=None,
+        description="When the device snapshot's calibration was taken (ISO 8601), when known.",
+    )
+
+
 class PointResult(BaseModel):
     """The outcome of one point of a task: its parameter values, counts (when the circuit
     measures and shots were asked) and the observables' expectation values with their standard
@@ -227,6 +254,9 @@ class TaskResult(Event):
         "tasks run together in one hop, the whole hop's)."
     )
     processor: str = Field(description="Which processor instance ran the task.")
+    provenance: Provenance | None = Field(
+        default=None, description="What made the result (absent from older writers)."
+    )
 
     @model_validator(mode="after")
     def _outcome_matches_status(self) -> Self:

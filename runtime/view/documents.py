@@ -16,6 +16,7 @@ from schemas.events import (
     REPEATED_FIELDS,
     Method,
     Noise,
+    Provenance,
     TaskCancelRequested,
     TaskResult,
     TaskSubmitted,
@@ -96,6 +97,12 @@ class TaskStatus(BaseModel):
     )
     statevector: list[tuple[float, float]] | None = Field(
         default=None, description='The state before the final measurements (`"statevector"`).'
+    )
+    provenance: Provenance | None = Field(
+        default=None,
+        description="What made the result: the versions of the service, Qiskit and Aer, the "
+        "method Aer ran with, the seed, the noise's digest, a device snapshot's name and "
+        "calibration date.",
     )
     results: list[dict[str, Any]] | None = Field(
         default=None,
@@ -208,4 +215,6 @@ def result_entry(event: TaskResult) -> ViewEntry:
         }
     doc |= _common(event, event.status, started_at=event.started_at, finished_at=event.finished_at)
     doc |= {"duration_ms": round(event.duration_ms, 3), "processor": event.processor}
+    if event.provenance is not None:
+        doc["provenance"] = event.provenance
     return _entry(event, RANK_TERMINAL, doc)

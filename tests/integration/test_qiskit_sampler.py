@@ -227,3 +227,5 @@ def test_a_sampler_with_a_devices_noise_samples_as_aer_from_that_backend(stack: 
     reference = simulator.run(isa, shots=2000, seed_simulator=23).result().get_counts()
     assert result.data.meas.get_counts() == reference
     assert {"01", "10"} & reference.keys()  # the device's noise is there
+    assert result.metadata["provenance"]["device"] == "fake_manila"
+    assert result.metadata["provenance"]["seed"] == 23

@@ -5,7 +5,10 @@ seed; and the combinations a method or the program cannot serve, refused at subm
 
 from __future__ import annotations
 
+import hashlib
 import math
+from datetime import datetime
+from importlib.metadata import version
 
 import numpy as np
 from qiskit import QuantumCircuit, qasm3, transpile
@@ -15,6 +18,7 @@ from qiskit.quantum_info import DensityMatrix, SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
+from schemas.events import Noise
 from tests.helpers import BELL
 from tests.stack import Stack
 
@@ -110,6 +114,16 @@ def test_a_noisy_bell_circuit_counts_as_aer_with_that_noise_model(stack: Stack) 
     bell.measure([0, 1], [0, 1])
     reference = AerSimulator(noise_model=model).run(bell, shots=3000, seed_simulator=17)
     assert done["result"] == reference.result().get_counts()
+    # What made it: Aer's own report of the method it chose, the versions installed, the
+    # seed, and the digest of the noise as the record carries it.
+    made = done["provenance"]
+    assert made["method"] == reference.result().results[0].metadata["method"]
+    assert (made["qiskit"], made["qiskit_aer"], made["service"]) == (
+        version("qiskit"), version("qiskit-aer"), version("qcexec"),
+    )  # fmt: skip
+    assert made["seed"] == 17 and made.get("device") is None
+    record_noise = Noise.model_validate(noise).model_dump_json()
+    assert made["noise_digest"] == hashlib.sha256(record_noise.encode()).hexdigest()
     # Exact probabilities of the noisy state (before readout), by evolving a density matrix
     # through each gate and its error channel.
     rho = DensityMatrix.from_label("00").evolve(HGate(), [0])
@@ -140,6 +154,8 @@ def test_a_60_qubit_ghz_state_runs_as_a_matrix_product_state(stack: Stack) -> No
         done = stack.wait_terminal(task)
         assert done["status"] == "completed", done
         assert done["method"] == method
+        assert done["provenance"]["method"] == method
+        assert "noise_digest" not in done["provenance"]  # no noise
         assert set(done["result"]) == {"0" * 60, "1" * 60}
         assert sum(done["result"].values()) == 500
         assert min(done["result"].values()) > 150  # each about half of the shots
@@ -163,6 +179,10 @@ def test_a_device_snapshot_counts_as_aer_from_that_backend(stack: Stack) -> None
     reference = simulator.run(isa, shots=2000, seed_simulator=23).result().get_counts()
     assert done["result"] == reference
     assert {"01", "10"} & done["result"].keys()  # the device's noise is there
+    made = done["provenance"]
+    assert made["device"] == "fake_manila" and made["seed"] == 23
+    calibrated = FakeManilaV2().properties().last_update_date
+    assert datetime.fromisoformat(made["calibrated_at"]) == calibrated
 
 
 def test_combinations_that_cannot_run_are_refused_at_submit(stack: Stack) -> None:

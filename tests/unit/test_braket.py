@@ -147,7 +147,7 @@ def test_programs_braket_writes_run_with_braket_s_probabilities(index: int) -> N
     program = read_program(text, LIMITS)
     assert program is not None and program.dialect is Dialect.BRAKET
     assert same_distribution(measured_probabilities(program.circuit), expected)
-    (counts, _, dialect, _), _ = run_program(text, 4000, 7, LIMITS, 1024)
+    (counts, _, dialect, _, *_), _ = run_program(text, 4000, 7, LIMITS, 1024)
     assert dialect is Dialect.BRAKET and sum(counts.values()) == 4000
     counts_agree(counts, expected)
 
@@ -182,7 +182,7 @@ def test_physical_qubits_written_by_hand() -> None:
     expected = Circuit().x(3).cnot(3, 0).phaseshift(0, 0.3).gpi2(3, 0.25).gpi2(3, -0.25)
     probabilities = measured_probabilities(program.circuit)
     assert same_distribution(probabilities, braket_probabilities(expected))
-    (counts, _, _, _), _ = run_program(HAND_WRITTEN, 500, 3, LIMITS, 1024)
+    (counts, _, _, _, *_), _ = run_program(HAND_WRITTEN, 500, 3, LIMITS, 1024)
     counts_agree(counts, probabilities)
     # $3 then $0, whatever order they appear in: only $0 flipped, $3 left as it was.
     flipped = "OPENQASM 3.0;\nbit[2] b;\nx $0;\nb[0] = measure $3;\nb[1] = measure $0;\n"

@@ -34,7 +34,7 @@ Q3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
 
 
 def counts_agree(text: str, expected: dict[str, float], shots: int = 2000) -> None:
-    (counts, _, _, _), _ = run_program(text, shots, 5, LIMITS, 1024)
+    (counts, _, _, _, *_), _ = run_program(text, shots, 5, LIMITS, 1024)
     for key, count in counts.items():
         p = expected.get(key.replace(" ", ""), 0.0)
         assert p > 1e-9, f"{key} observed, impossible"

@@ -62,7 +62,7 @@ def test_the_stabilizer_method_refuses_what_is_not_clifford(body: str, words: st
 def test_clifford_programs_pass_and_run_as_stabilizer_states() -> None:
     text = HEADER + "h q[0];\nu(pi/2, 0, pi) q[1];\nrz(pi/2) q[0];\ncx q[0], q[1];\nc = measure q;"
     assert check_program(text, GENEROUS, method=Method.STABILIZER) is not None
-    (counts, _, _, _), _ = run_program(text, 200, 3, GENEROUS, 1024, method=Method.STABILIZER)
+    (counts, _, _, _, *_), _ = run_program(text, 200, 3, GENEROUS, 1024, method=Method.STABILIZER)
     assert sum(counts.values()) == 200
     with pytest.raises(ProgramError, match="program's t"):
         run_program(HEADER + "t q[0];\nc = measure q;", 10, 1, GENEROUS, 1024, method="stabilizer")

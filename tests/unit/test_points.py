@@ -39,7 +39,7 @@ def exact(point: dict[str, float]) -> tuple[Statevector, list[float]]:
 
 
 def run(shots: int, seed: int = 11):
-    (_, _, dialect, results), _ = run_program(
+    (_, _, dialect, results, *_), _ = run_program(
         qasm3.dumps(ansatz()), shots, seed, GENEROUS, 1024,
         parameters=POINTS, observables=OBSERVABLES,
     )  # fmt: skip

@@ -17,7 +17,7 @@ LIMITS = Limits(max_qubits=20, max_shots=100_000, max_operations=10_000, max_pro
 
 
 def run(program: str, shots: int = 1000, seed: int = 1, memory_mb: int = 1024) -> dict[str, int]:
-    (counts, memory, _, _), _ = run_program(program, shots, seed, LIMITS, memory_mb)
+    (counts, memory, _, _, *_), _ = run_program(program, shots, seed, LIMITS, memory_mb)
     assert memory is None
     return counts
 
@@ -71,7 +71,7 @@ def test_circuit_too_large_for_memory_fails_cleanly() -> None:
 
 
 def test_memory_lists_every_shot_in_order() -> None:
-    (counts, memory, _, _), _ = run_program(BELL, 50, 3, LIMITS, 1024, memory=True)
+    (counts, memory, _, _, *_), _ = run_program(BELL, 50, 3, LIMITS, 1024, memory=True)
     assert memory is not None and len(memory) == 50
     assert {bits: memory.count(bits) for bits in set(memory)} == counts
 
@@ -85,3 +85,16 @@ def test_a_worker_reads_a_small_program_once() -> None:
     assert run_program(text, 50, 3, LIMITS, 1024)[0] == first
     after = _read_cached.cache_info()
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+
+
+@pytest.mark.parametrize("extra", ["", "t q[0];\n"])
+def test_the_method_aer_chose_is_reported_as_aer_reports_it(extra: str) -> None:
+    """Automatic resolves to what Aer picked: the stabilizer for a Clifford circuit, another
+    method once a T gate is in (the reference is Aer's own result metadata)."""
+    from qiskit_aer import AerSimulator
+
+    program = BELL.replace("cx q[0], q[1];\n", "cx q[0], q[1];\n" + extra)
+    outcome, _ = run_program(program, 100, 3, LIMITS, 1024)
+    reference = AerSimulator().run(parse_program(program), shots=100, seed_simulator=3).result()
+    assert outcome.aer_method == reference.results[0].metadata["method"]
+    assert (outcome.aer_method == "stabilizer") == (extra == "")

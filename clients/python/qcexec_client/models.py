@@ -72,6 +72,11 @@ class Task(_Model):
     duration_ms: float | None = None
     processor: str | None = None
     error: dict[str, str] | None = None
+    provenance: dict[str, Any] | None = Field(
+        default=None,
+        description="What made the result: versions, the method Aer ran with, the seed, the "
+        "noise's digest, a device snapshot's name and calibration date.",
+    )
 
     @property
     def done(self) -> bool:

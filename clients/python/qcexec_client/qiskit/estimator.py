@@ -104,6 +104,7 @@ class Estimator(OnTheService, BaseEstimatorV2):
                 "shots": shots,
                 "circuit_metadata": circuit.metadata,
                 "task_id": task.task_id,
+                "provenance": task.provenance,
             }
             return PubResult(data, meta)
 

@@ -94,7 +94,12 @@ class Sampler(OnTheService, BaseSamplerV2):
                 (everything,) = per_point
                 per_point = [everything[i * shots : (i + 1) * shots] for i in range(size)]
             arrays = wire.bit_arrays(circuit, per_point, shape)
-            meta = {"shots": shots, "circuit_metadata": circuit.metadata, "task_id": task.task_id}
+            meta = {
+                "shots": shots,
+                "circuit_metadata": circuit.metadata,
+                "task_id": task.task_id,
+                "provenance": task.provenance,
+            }
             return SamplerPubResult(DataBin(**arrays, shape=shape), meta)
 
         return task_id, build
