@@ -16,9 +16,12 @@ report); each phase's own work is in a module of its own (baselines, loadgen, ho
    load, and of the processor's per-task function in-process.
 5. Fairness (``fairness.py``), on a stack of its own with two API keys: one owner's flood and
    heavy tasks against another owner's small tasks.
+6. Estimate (``calibrate.py``): the dry run's run-time model fitted on this machine (written to
+   ``calibration.json``), how close it comes on each circuit, and its memory figures against
+   Aer's own.
 
 ``--only`` runs some phases alone (``--only fairness``): ``workloads`` (1 to 4), ``hostile``,
-``sweep``, ``fairness``.
+``sweep``, ``fairness``, ``estimate``.
 
 Writes ``bench.json``, ``bench.png`` and ``bench.md`` to ``--out`` and prints tables with the
 ratios service/naive and service/best, and a Markdown table for the README. Ratios, not
@@ -41,7 +44,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tests.perf import baselines, fairness, hostile, loadgen, report, sweep
+from tests.perf import baselines, calibrate, fairness, hostile, loadgen, report, sweep
 from tests.perf.monitor import BENCH, Monitor
 from tests.perf.workloads import (
     Workload,
@@ -61,7 +64,7 @@ CORES = os.cpu_count() or 1
 BATCH_SIZE, BATCH_CLIENTS = 100, 4  # the batch ingest phase: tasks a request, requests at once
 #: What ``--only`` chooses from: the workloads' baselines and load (with the profiles), the
 #: hostile programs, the sweep, the fairness between owners.
-PHASES = ("workloads", "hostile", "sweep", "fairness")
+PHASES = ("workloads", "hostile", "sweep", "fairness", "estimate")
 
 
 def say(message: str) -> None:
@@ -512,6 +515,12 @@ def main(
             options["sweep"] = {"in_process": sweep.in_process(1 if smoke else 3)}
         if "fairness" in phases:
             results["fairness"] = options["fairness"] = {}  # run_service fills it
+        if "estimate" in phases:
+            say("estimate: the dry run's run-time model fitted on this machine, in this process")
+            machine = f"{_cpu_model()}, {CORES} cores, commit {_commit()}"
+            results["estimate"] = calibrate.calibrate(
+                out / "calibration.json", machine, repeat=1 if smoke else 3
+            )
         # Faust writes its data directory into the working directory: keep it in `work`.
         os.chdir(work)
         latencies, profiles = run_service(selected, results["workloads"], monitor, work, options)
@@ -551,6 +560,8 @@ def main(
         table += "\n\n" + sweep.markdown(results["sweep"])
     if results.get("fairness"):
         table += "\n\n" + fairness.markdown(results["fairness"])
+    if "estimate" in results:
+        table += "\n\n" + calibrate.markdown(results["estimate"])
     (out / "bench.md").write_text(table + "\n")
     report.print_tables(results, console)
     if results.get("fairness"):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from programs.estimate import Calibration
 from tests.services import Services
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,6 +96,17 @@ def test_bench_smoke(real_services: Services, tmp_path: Path) -> None:
         "heavy: B's slowest task (ms)",
     }
     assert "fairness: owners A and B" in (tmp_path / "bench.md").read_text()
+
+    # The dry run's run-time model, fitted here and written for the API; its memory figures
+    # are Aer's own.
+    fitted = Calibration.model_validate_json((tmp_path / "calibration.json").read_bytes())
+    assert fitted.statevector.seconds_per_unit > 0
+    for row in results["estimate"]["cases"]:
+        if row["memory_aer_mb"] is not None:
+            assert (
+                abs(row["memory_estimate_mb"] - row["memory_aer_mb"]) <= row["memory_aer_mb"] / 10
+            )
+    assert "estimate / measured" in (tmp_path / "bench.md").read_text()
 
     labels = {process["label"] for process in results["memory"]["processes"]}
     assert {"api", "materializer", "processor0", "processor0/worker"} <= labels
