@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from api import devices, errors, health, metrics, page
+from api import devices, errors, estimate, health, metrics, page
 from api.auth import RateLimiter
 from api.intake import Backlog
 from api.limits import BodySizeLimit
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=config.api_max_request_bytes)
     app.add_middleware(RequestMetrics, fastapi_app=app)  # outermost: sees every answer
     errors.install(app)
+    app.include_router(estimate.router)
     app.include_router(router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -171,3 +171,38 @@ class DeviceList(BaseModel):
 
 class Problem(BaseModel):
     detail: str = Field(description="What went wrong, for a person.")
+
+
+class MethodEstimate(BaseModel):
+    """What one method would need for the task, or why it cannot run it."""
+
+    method: Method = Field(description="The method asked.")
+    runs: bool = Field(description="Whether this method can run the task as asked.")
+    reason: str | None = Field(default=None, description="Why not, as a submission is told.")
+    simulates_as: Method | None = Field(
+        default=None, description="The method Aer would run: automatic resolved to its choice."
+    )
+    memory_bytes: int | None = Field(
+        default=None,
+        description="The simulator's state, as Aer counts it (16 bytes an amplitude); absent "
+        "where the circuit decides (matrix product state, extended stabilizer).",
+    )
+    seconds: float | None = Field(default=None, description="Estimated run time, one worker.")
+
+
+class Estimate(BaseModel):
+    """A dry run: what the task would run, need and take; nothing ran, nothing was logged."""
+
+    accepted: bool = Field(description="Whether a submission of this body would be accepted now.")
+    reason: str | None = Field(
+        default=None, description="Why not (the caller's tasks waiting are at their bound)."
+    )
+    dialect: Literal["openqasm2", "openqasm3", "braket"]
+    qubits: int = Field(description="Qubits the circuit uses (a device's, on a device snapshot).")
+    operations: int = Field(description="Operations that will run: definitions expanded, loops "
+                            "unrolled.")  # fmt: skip
+    points: int = Field(description="Points of parameter values (1 without parameters).")
+    shots: int
+    method: MethodEstimate = Field(description="The method asked (automatic if none).")
+    methods: list[MethodEstimate] = Field(description="Every method, whether it can run it.")
+    calibration: str = Field(description="Where the run-time model was fitted.")

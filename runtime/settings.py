@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     api_idempotency_ttl_s: int = Field(default=24 * 3600, description="Life of Idempotency-Key.")
     api_max_batch: int = Field(default=100, description="Most tasks in one batch submission.")
     api_max_wait_s: float = Field(default=30.0, description="Longest long-poll of a GET.")
+    api_estimate_calibration: Path | None = Field(
+        default=None,
+        description="The dry run's run-time model fitted on this machine (the file `make "
+        "bench` writes: tests/perf/out/calibration.json); unset: the coefficients fitted on "
+        "the development machine.",
+    )
     api_owner_max_waiting: int = Field(
         default=4000,
         ge=0,

@@ -19,6 +19,7 @@ OPERATIONS = {
     ("get", "/healthz"): "healthz",
     ("get", "/readyz"): "readyz",
     ("get", "/devices"): "list_devices",
+    ("post", "/tasks/estimate"): "estimate_task",
 }
 
 
