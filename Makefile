@@ -21,8 +21,9 @@ up: venv
 test: lint
 	$(PYTHON) -m pytest -q
 
-# The tests that need no broker or Redis (the front end, the view's documents, the layers):
-# under a minute. Tests that use the session's broker are marked "broker" (tests/conftest.py).
+# The tests that need no broker or Redis (the front end, the view's documents, the layers, and
+# the processor's and materializer's decisions: execute's error and cancellation policy, a result
+# too large for a record, what the log's records do to the view): under a minute. Tests that use the session's broker are marked "broker" (tests/conftest.py).
 test-unit: venv
 	$(PYTHON) -m pytest -q -m "not broker" tests/unit
 
