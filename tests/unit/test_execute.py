@@ -6,6 +6,7 @@ decides from their answers is)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from redis.exceptions import RedisError
 from processor.control import ControlTable
 from processor.execute import CRASH_ATTEMPTS, execute
 from processor.pool import TaskCancelled, WorkerCrashed
-from processor.simulate import Answer, Outcome
+from processor.simulate import Answer, Failure, Outcome
 from programs.errors import ProgramError
 from runtime.view import Claim, Rank, ViewEntry
 from schemas.events import (
@@ -45,7 +46,7 @@ def outcome(
     results: list[PointResult] | None = None,
 ) -> Outcome:
     """What a worker answers for a task that ran (the one place that knows its shape)."""
-    return (counts if counts is not None else {"00": 6, "11": 4}), memory, dialect, results
+    return Outcome(counts if counts is not None else {"00": 6, "11": 4}, memory, dialect, results)
 
 
 def answered(result: Outcome) -> Answer:
@@ -171,7 +172,9 @@ def test_a_task_alone_runs_and_its_result_carries_the_submissions_fields() -> No
         dialect=Dialect.OPENQASM3,
     )
     points = [PointResult(parameters={"theta": 0.5}, counts={"0": 10})]
-    ran = outcome({"0": 10}, ["0"] * 10, Dialect.OPENQASM2, points)
+    ran = outcome({"0": 10}, ["0"] * 10, Dialect.OPENQASM2, points)._replace(
+        aer_method="statevector"
+    )
     pool, view = Pool({submitted.task_id: [ran]}), View()
     result = only(run([submitted], pool, view))
 
@@ -190,6 +193,11 @@ def test_a_task_alone_runs_and_its_result_carries_the_submissions_fields() -> No
     assert result.processor == PROCESSOR
     assert result.started_at is not None and result.finished_at >= result.started_at
     assert result.duration_ms >= 0
+    # What made it: the method the worker reported, the seed, the digest of the noise asked.
+    made = result.provenance
+    assert made is not None and (made.method, made.seed) == ("statevector", 7)
+    noise_json = Noise(readout=0.01).model_dump_json().encode()
+    assert made.noise_digest == hashlib.sha256(noise_json).hexdigest()
     # The view was asked, in one call, to mark it running on this processor.
     ((entry,),) = view.claimed
     assert (entry.task_id, entry.rank, entry.generation) == (
@@ -293,6 +301,9 @@ def test_a_second_crash_fails_the_task_with_worker_crashed() -> None:
     assert result.status == "failed" and result.error is not None
     assert (result.error.code, result.error.message) == ("worker_crashed", "second")
     assert result.counts is None and result.started_at is not None
+    # A failed task says what would have made it, without a method: nothing ran to the end.
+    assert result.provenance is not None and result.provenance.method is None
+    assert result.provenance.seed == submitted.seed and result.provenance.noise_digest is None
 
 
 @pytest.mark.parametrize(
@@ -371,9 +382,9 @@ def test_small_tasks_run_in_one_hop_and_their_errors_map_to_codes() -> None:
     tasks = [task(), task(dialect=Dialect.OPENQASM2), task(), task()]
     answers: list[Answer] = [
         answered(outcome({"01": 10}, dialect=Dialect.OPENQASM2)),
-        (None, ("invalid_program", "line 1, column 1: no")),
-        (None, ("out_of_memory", "the simulation ran out of memory")),
-        (None, ("simulation_error", "boom")),
+        Failure("invalid_program", "line 1, column 1: no"),
+        Failure("out_of_memory", "the simulation ran out of memory"),
+        Failure("simulation_error", "boom"),
     ]
     pool = Pool(batch=answers)
     results = run(tasks, pool)
