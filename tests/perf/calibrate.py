@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from qiskit import QuantumCircuit, qasm3
+from qiskit import qasm3
 from qiskit.circuit.random import random_circuit
 
 from programs.estimate import Calibration, Coefficients, state_bytes
 from programs.front import check_program
 from programs.weight import task_work, units
 from schemas.events import Method, Noise, TaskSubmitted, utcnow
+from tests.perf.workloads import ghz
 from tests.reading import GENEROUS
 
 SHOTS = 1000
@@ -28,12 +29,7 @@ NOISE = {"depolarizing": {"one_qubit": 0.001, "two_qubit": 0.01}}
 
 
 def _ghz(qubits: int) -> str:
-    circuit = QuantumCircuit(qubits, qubits)
-    circuit.h(0)
-    for i in range(qubits - 1):
-        circuit.cx(i, i + 1)
-    circuit.measure(range(qubits), range(qubits))
-    return qasm3.dumps(circuit)
+    return qasm3.dumps(ghz(qubits))
 
 
 def _random(qubits: int, depth: int) -> str:

@@ -5,6 +5,8 @@ processor holding a record to the same rules, in the same words."""
 from __future__ import annotations
 
 import pytest
+from qiskit import QuantumCircuit, qasm3
+from qiskit.circuit import Parameter
 
 from api.admission import checked_workload
 from api.errors import Refused
@@ -128,19 +130,20 @@ def test_outputs_methods_and_noise_that_fit() -> None:
     assert check(parameters={"theta": 0.5}, outputs=["counts"]).outputs is None
 
 
-BELL_THETA = """OPENQASM 3.0;
-include "stdgates.inc";
-input float theta;
-qubit[2] q;
-bit[2] c;
-ry(theta) q[0];
-cx q[0], q[1];
-c = measure q;
-"""
-#: The first qubit is measured, then used again: its measurement is not at the end.
-MID_THETA = BELL_THETA.replace("cx q[0], q[1];\nc = measure q;", "c[0] = measure q[0];\n"
-                               "cx q[0], q[1];\nc[1] = measure q[1];")  # fmt: skip
-UNMEASURED_THETA = BELL_THETA.replace("bit[2] c;\n", "").replace("c = measure q;\n", "")
+def _entangler(measured: bool = True, mid: bool = False) -> str:
+    """ry(theta) then a CNOT on two qubits, as Qiskit's exporter writes it; ``mid``: the first
+    qubit is measured before the CNOT uses it again (not at the end)."""
+    circuit = QuantumCircuit(2, 2 if measured else 0)
+    circuit.ry(Parameter("theta"), 0)
+    if mid:
+        circuit.measure(0, 0)
+    circuit.cx(0, 1)
+    if measured:
+        circuit.measure([1] if mid else [0, 1], [1] if mid else [0, 1])
+    return qasm3.dumps(circuit)
+
+
+BELL_THETA, MID_THETA, UNMEASURED_THETA = _entangler(), _entangler(mid=True), _entangler(False)
 AT_THETA = {"parameters": {"theta": 0.5}}
 
 
