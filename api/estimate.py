@@ -46,20 +46,29 @@ async def _priced(
     reader: ProgramReader,
     owner: str | None,
     clifford: bool,
+    asked: TaskSubmitted,
 ) -> MethodEstimate:
-    """What ``method`` would need for the request, or why it cannot run it."""
-    try:
-        task = await submission(body.model_copy(update={"method": method}), settings, reader, owner)
-    except ProgramError as exc:
-        return MethodEstimate(method=method, runs=False, reason=str(exc))
-    except Refused as exc:
-        return MethodEstimate(method=method, runs=False, reason=exc.message)
-    qubits, noisy = _qubits(task), task.noise is not None
+    """What ``method`` would need for the request, or why it cannot run it (``asked``: the
+    request's own record, already read and checked for the method it asked)."""
+    task = asked
+    if method is not (asked.method or Method.AUTOMATIC):
+        try:
+            update = {"method": method}
+            task = await submission(body.model_copy(update=update), settings, reader, owner)
+        except ProgramError as exc:
+            return MethodEstimate(method=method, runs=False, reason=str(exc))
+        except Refused as exc:
+            return MethodEstimate(method=method, runs=False, reason=exc.message)
+    qubits, noise = _qubits(task), task.noise
     simulated = method
     if method is Method.AUTOMATIC:
-        device = noisy and task.noise is not None and task.noise.device is not None
+        on_device = noise is not None and noise.device is not None
         simulated = automatic_choice(
-            qubits, task.shots, noisy, clifford and not device, settings.qc_task_max_memory_mb
+            qubits,
+            task.shots,
+            noise is not None,
+            clifford and not on_device,
+            settings.qc_task_max_memory_mb,
         )
     model = _calibration(settings.api_estimate_calibration)
     return MethodEstimate(
@@ -97,11 +106,11 @@ async def estimate_task(
     asked = body.method or Method.AUTOMATIC
     task = await submission(body, settings, reader, owner)  # refused as a submission is
     assert task.qubits is not None and task.operations is not None and task.dialect is not None
-    stabilizer = await _priced(body, Method.STABILIZER, settings, reader, owner, True)
+    stabilizer = await _priced(body, Method.STABILIZER, settings, reader, owner, True, task)
     methods = [
         stabilizer
         if method is Method.STABILIZER
-        else await _priced(body, method, settings, reader, owner, stabilizer.runs)
+        else await _priced(body, method, settings, reader, owner, stabilizer.runs, task)
         for method in Method
     ]
     accepted, reason = True, None

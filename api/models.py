@@ -198,7 +198,10 @@ class Estimate(BaseModel):
         default=None, description="Why not (the caller's tasks waiting are at their bound)."
     )
     dialect: Literal["openqasm2", "openqasm3", "braket"]
-    qubits: int = Field(description="Qubits the circuit uses (a device's, on a device snapshot).")
+    qubits: int = Field(
+        description="Qubits the circuit uses (on a device snapshot, the memory figures count "
+        "the device's own, since the circuit is mapped onto it)."
+    )
     operations: int = Field(description="Operations that will run: definitions expanded, loops "
                             "unrolled.")  # fmt: skip
     points: int = Field(description="Points of parameter values (1 without parameters).")

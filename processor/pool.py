@@ -75,7 +75,7 @@ class SimulationPool:
             return outcome
 
     async def run_many(self, tasks: list[TaskSubmitted]) -> list[Answer]:
-        """Several small tasks in one hop to one worker (see ``run_programs``), within one
+        """Several small tasks in one hop to one worker (see ``run_tasks``), within one
         time limit for all of them. Raises :class:`WorkerCrashed` when the worker died and
         :class:`ProgramError` (``time_limit_exceeded``) at the limit: the caller then runs
         each task alone, to give each its own outcome."""
