@@ -117,11 +117,18 @@ def checked_workload(
         per_point += 2**program.qubits * AMPLITUDE_BYTES
     size = per_point * max(1, len(points))
     grows = body.memory or sweep or Output.STATEVECTOR in asked
-    if grows and size > settings.qc_max_record_bytes:
+    # Before compression: how small it gets on the log is known once it ran (processor's
+    # fitted(), a limit_exceeded failure when it does not fit even so).
+    if grows and size > settings.max_result_bytes:
+        bound = (
+            "QC_MAX_RECORD_BYTES"
+            if settings.max_result_bytes == settings.qc_max_record_bytes
+            else "QC_MAX_RESULT_BYTES, before compression"
+        )
         raise LimitExceeded(
             "memory" if body.memory else "parameters" if sweep else "outputs",
             f"the result of {max(1, len(points))} point(s) takes up to {size} bytes; a result "
-            f"may take at most {settings.qc_max_record_bytes} (QC_MAX_RECORD_BYTES): ask for "
+            f"may take at most {settings.max_result_bytes} ({bound}): ask for "
             "fewer points, shots or outputs, or no memory",
         )
     outputs = list(dict.fromkeys(body.outputs)) if body.outputs else None

@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             config.api_submit_timeout_s,
             config.qc_max_record_bytes,
             options=client_options(config),
+            codec=config.qc_compression,
         )
         await submissions.start(wait_s=config.api_broker_wait_s)
         view = TaskView(redis, config.redis_prefix, config.redis_result_ttl)

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from opentelemetry.trace import SpanKind, StatusCode
 
 from runtime import metrics, retry, telemetry
+from runtime.compression import Codec, check_brokers
 from schemas.events import TaskCancelRequested, TaskSubmitted
 from schemas.topics import Topics
 
@@ -59,11 +60,14 @@ class SubmissionLog:
         max_record_bytes: int = 1_048_576,
         *,
         options: Mapping[str, Any] | None = None,
+        codec: Codec = Codec.NONE,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         #: The Kafka client's security options (runtime.kafka_client.client_options).
         self.options = dict(options or {})
         self.max_record_bytes = max_record_bytes
+        #: What the producer compresses with (QC_COMPRESSION; the brokers checked at connect).
+        self.codec = codec
         self.topics = topics
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
@@ -82,6 +86,7 @@ class SubmissionLog:
             request_timeout_ms=timeout_ms,
             metadata_max_age_ms=30_000,
             max_request_size=self.max_record_bytes,
+            compression_type=self.codec.producer_option,
             **self.options,
         )
 
@@ -90,6 +95,7 @@ class SubmissionLog:
             producer = self._new_producer()
             try:
                 await producer.start()
+                await check_brokers(self.bootstrap_servers, self.codec, self.options)
             except BaseException:
                 await producer.stop()
                 raise

@@ -232,7 +232,11 @@ def replay_command(
 
     async def run():
         async with reader(settings.kafka_bootstrap_servers, [topic], options=options) as consumer:
-            async with writer(settings.kafka_bootstrap_servers, options=options) as producer:
+            async with writer(
+                settings.kafka_bootstrap_servers,
+                options=options,
+                compression=settings.qc_compression.producer_option,
+            ) as producer:
                 with console.status("replaying") as shown:
                     return await replay(
                         consumer,

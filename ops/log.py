@@ -47,14 +47,19 @@ async def reader(
 
 @contextlib.asynccontextmanager
 async def writer(
-    bootstrap_servers: str, *, options: Mapping[str, Any] | None = None
+    bootstrap_servers: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    compression: str | None = None,
 ) -> AsyncIterator[AIOKafkaProducer]:
-    """An idempotent producer whose sends are acknowledged by every in-sync replica."""
+    """An idempotent producer whose sends are acknowledged by every in-sync replica, compressed
+    as the services' (``compression``: aiokafka's ``compression_type``, QC_COMPRESSION)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        compression_type=compression,
         **(options or {}),
     )
     await producer.start()

@@ -24,7 +24,9 @@ from processor.credentials import broker_credentials
 from processor.execute import execute
 from processor.pool import SimulationPool
 from processor.scheduler import Entry, Scheduler
+from processor.stalls import CHECK_S, StallWatch
 from runtime import metrics, retry, telemetry
+from runtime.compression import Codec, compressed_size
 from runtime.kafka_client import client_options
 from runtime.settings import Settings
 from runtime.view import TaskView, result_entry
@@ -56,7 +58,9 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         topic_replication_factor=settings.qc_topic_replication,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_max_request_size=settings.qc_max_record_bytes,
+        # aiokafka checks this before compressing; fitted() checks the compressed size.
+        producer_max_request_size=settings.max_result_bytes,
+        producer_compression_type=settings.qc_compression.producer_option,
         broker_commit_every=100,
         broker_commit_interval=1.0,
         # A task may run for its whole time limit; that is not a stuck stream.
@@ -101,7 +105,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         """The task's outcome on the log, whatever it is: one that does not fit in a record
         (or that the broker refuses as too large) becomes a ``limit_exceeded`` failure."""
         key = task_id.encode()
-        result, value = fitted(result, settings.qc_max_record_bytes)
+        result, value = fitted(result, settings)
         try:
             await publish(results_topic, key, result, value)
         except MessageSizeTooLargeError as exc:
@@ -122,7 +126,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         sent: list[tuple[TaskResult, Any]] = []
         topic_name = results_topic.get_topic_name()
         for result, parent in results:
-            fitting, value = fitted(result, settings.qc_max_record_bytes)
+            fitting, value = fitted(result, settings)
             with telemetry.tracer().start_as_current_span(
                 f"{topic_name} publish",
                 context=trace.set_span_in_context(parent),
@@ -222,6 +226,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
     )
     scheduler.stale = lambda entry: entry.event.message.generation_id != app.consumer_generation_id
     app.scheduler = scheduler  # type: ignore[attr-defined]
+    stalls = StallWatch(app, lambda: scheduler.has_room)
 
     @app.agent(submitted, concurrency=1)
     async def take_tasks(stream: faust.StreamT) -> None:
@@ -232,6 +237,7 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
         consumer.give_back = scheduler.give_back
         consumer.running = scheduler.running_events
         async for event in acking.events():
+            stalls.read(event.message.tp, event.message.offset)
             try:
                 task = TaskSubmitted.decode(event.message.value or b"")
             except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
@@ -256,6 +262,11 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
+    @app.timer(interval=CHECK_S)
+    async def watch_partitions() -> None:
+        """A partition left unread while records wait on it: described and read again."""
+        await stalls.check()
+
     @app.timer(interval=HEARTBEAT_S)
     async def heartbeat() -> None:
         """The liveness signal (/healthz) and the consumer lag, from the event loop."""
@@ -276,16 +287,31 @@ def _failed(result: TaskResult, message: str) -> TaskResult:
     )
 
 
-def fitted(result: TaskResult, max_record_bytes: int) -> tuple[TaskResult, bytes]:
+def fitted(result: TaskResult, settings: Settings) -> tuple[TaskResult, bytes]:
     """The result and its encoding, or a ``limit_exceeded`` failure saying its size (and
-    that failure's encoding) when it does not fit in a record of ``max_record_bytes``."""
+    that failure's encoding) when it does not fit in a record: QC_MAX_RECORD_BYTES as the
+    broker keeps it (compressed, QC_COMPRESSION), and QC_MAX_RESULT_BYTES before that. The
+    compressed size is measured only for a result larger than a record (the rare case)."""
     value = result.encode()
+    limit, codec = settings.qc_max_record_bytes, settings.qc_compression
     size = len(value) + RECORD_OVERHEAD
-    if size <= max_record_bytes:
+    if size <= limit:
         return result, value
+    if size <= settings.max_result_bytes and codec is not Codec.NONE:
+        compressed = compressed_size(value, codec) + RECORD_OVERHEAD
+        if compressed <= limit:
+            return result, value
+        why = f"{size} bytes, {compressed} once compressed ({codec.value})"
+    else:
+        why = f"{size} bytes"
     failed = _failed(
         result,
-        f"the result takes {size} bytes; a record may take at most {max_record_bytes} "
-        "(QC_MAX_RECORD_BYTES): ask for fewer shots, or no memory",
+        f"the result takes {why}; a record may take at most {limit} (QC_MAX_RECORD_BYTES"
+        + (
+            f", compressed; {settings.max_result_bytes} before, QC_MAX_RESULT_BYTES"
+            if codec is not Codec.NONE
+            else ""
+        )
+        + "): ask for fewer shots, or no memory",
     )
     return failed, failed.encode()

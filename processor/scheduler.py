@@ -129,6 +129,11 @@ class Scheduler:
         return self._waiting < self.lookahead and self._waiting_bytes < self.lookahead_bytes
 
     @property
+    def has_room(self) -> bool:
+        """Whether the look-ahead would take another record now."""
+        return self._has_room()
+
+    @property
     def waiting(self) -> int:
         return self._waiting
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 
 import faust
 
 from processor.app import create_app
 from processor.pool import SimulationPool
-from runtime import metrics
+from runtime import metrics, retry
+from runtime.compression import UnsupportedCompression, check_brokers
+from runtime.kafka_client import client_options
 from runtime.logsetup import json_logs, setup_logging
 from runtime.redis_client import redis_client
 from runtime.settings import Settings
@@ -16,11 +20,27 @@ from runtime.startup import freeze_startup_objects
 from runtime.telemetry import setup_tracing
 from runtime.view import TaskView
 
+log = logging.getLogger("processor")
+
 
 def main() -> None:
     settings = Settings()
     setup_logging(settings, "processor")
     setup_tracing(settings, "processor")
+    try:  # before anything is consumed: a result the brokers cannot take would end nothing
+        asyncio.run(
+            retry.call(
+                check_brokers,
+                settings.kafka_bootstrap_servers,
+                settings.qc_compression,
+                client_options(settings),
+                what="reading the brokers' versions",
+                log=log,
+            )
+        )
+    except UnsupportedCompression as exc:
+        log.critical("%s", exc)
+        raise SystemExit(2) from exc
     pool = SimulationPool(settings)
     pool.warm_up()
     redis = redis_client(settings)

@@ -176,6 +176,12 @@ processor_time_limit = Gauge(
     "The time limit of a run in a worker process (QC_TASK_TIME_LIMIT_MS).",
     registry=PROCESSOR,
 )
+processor_partition_stalls = Counter(
+    "qcexec_processor_partition_stalls",
+    "Partitions found unread while records waited on them and read again "
+    "(processor/stalls.py; the log says which gate was shut).",
+    registry=PROCESSOR,
+)
 processor_publish_failures = Counter(
     "qcexec_processor_publish_failures",
     "Records the processor gave up publishing (a permanent error after its retries), by "

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from programs.limits import Limits
+from runtime.compression import Codec
 from schemas.topics import Topics
 
 
@@ -151,7 +152,21 @@ class Settings(BaseSettings):
         ge=65_536,
         description="Largest record the service writes: the topics' max.message.bytes (at "
         "creation) and the producers' max_request_size. A result that would be larger fails "
-        "with limit_exceeded; raise it together with the broker's message.max.bytes.",
+        "with limit_exceeded; raise it together with the broker's message.max.bytes. With "
+        "QC_COMPRESSION, it counts a record as the broker keeps it: compressed.",
+    )
+    qc_compression: Codec = Field(
+        default=Codec.ZSTD,
+        description="How the producers compress the records they write: zstd (brokers of Kafka "
+        "2.1 or later, checked at start), gzip, or none (runtime/compression.py).",
+    )
+    qc_max_result_bytes: int = Field(
+        default=8 * 1_048_576,
+        ge=65_536,
+        description="Largest result before compression (the producers' max_request_size, "
+        "which aiokafka checks before compressing), so that a result that compresses well "
+        "may be larger than QC_MAX_RECORD_BYTES; with QC_COMPRESSION=none, "
+        "QC_MAX_RECORD_BYTES is the bound.",
     )
 
     # Reading programs (the program front end), in the API's worker processes.
@@ -258,6 +273,14 @@ class Settings(BaseSettings):
     traces_file: str = Field(
         default="", description="Also append every finished span to this file, as JSON lines."
     )
+
+    @property
+    def max_result_bytes(self) -> int:
+        """The largest result before compression: QC_MAX_RECORD_BYTES when nothing is
+        compressed, else QC_MAX_RESULT_BYTES (and never less than QC_MAX_RECORD_BYTES)."""
+        if self.qc_compression is Codec.NONE:
+            return self.qc_max_record_bytes
+        return max(self.qc_max_result_bytes, self.qc_max_record_bytes)
 
     @property
     def topics(self) -> Topics:

@@ -633,8 +633,12 @@ def _unfinished(stack: Stack, tasks: list[str]) -> str:
     lines.append(f"leaders: {leaders}")
     for process in [*stack.processors, stack.materializer]:
         if process.log_path is not None and process.log_path.exists():
-            tail = process.log_path.read_text(errors="replace").splitlines()[-40:]
-            lines += [f"--- {process.name} ({process.log_path}):", *tail]
+            logged = process.log_path.read_text(errors="replace").splitlines()
+            # Under load the tail is all completions: the warnings first (a stalled
+            # partition's gates, processor/stalls.py), then the last lines.
+            warned = [line for line in logged if '"level":"WARNING"' in line or "ERROR" in line]
+            lines += [f"--- {process.name} ({process.log_path}): warnings", *warned[-60:]]
+            lines += [f"--- {process.name}: last lines", *logged[-15:]]
     return "\n".join(lines)
 
 

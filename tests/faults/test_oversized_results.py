@@ -1,12 +1,18 @@
 """Every outcome fits on the log: a result larger than a record is refused at submit when it can
 be known there (each shot's outcome, ``memory``), and otherwise ends the task ``failed`` with
 ``limit_exceeded`` and its size, instead of being retried for ever while the task holds one of
-the processor's slots (docs/architecture.md, guarantee 4)."""
+the processor's slots (docs/architecture.md, guarantee 4).
+
+Here without compression (QC_COMPRESSION=none): a record counts its bytes as written. With
+compression, the same bounds count the compressed record (tests/integration/test_compression.py).
+"""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import BELL
-from tests.stack import Stack
+from tests.stack import MakeStack, Stack
 
 WIDE = 20
 #: Every one of 2**20 outcomes about equally likely: with 100,000 shots, about 100,000
@@ -15,6 +21,11 @@ SPREAD = (
     'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
     f"qubit[{WIDE}] q;\nbit[{WIDE}] c;\nh q;\nc = measure q;\n"
 )
+
+
+@pytest.fixture(scope="module")
+def stack(make_stack: MakeStack) -> Stack:
+    return make_stack(QC_COMPRESSION="none")
 
 
 def test_memory_that_cannot_fit_is_refused_at_submit(stack: Stack) -> None:

@@ -27,9 +27,12 @@ NOISY = {"depolarizing": {"one_qubit": 0.01}}
 THETA_1 = {"parameters": {"theta": 1.0}}
 
 
-def check(shots=100, points=10, record=2**20, program=PROGRAM, **fields):
+def check(shots=100, points=10, record=2**20, program=PROGRAM, compression="none", **fields):
+    """Without compression unless asked: the bound on a result is then QC_MAX_RECORD_BYTES."""
     body = TaskRequest(qc="(read apart)", **fields)
-    settings = Settings(qc_task_max_points=points, qc_max_record_bytes=record)
+    settings = Settings(
+        qc_task_max_points=points, qc_max_record_bytes=record, qc_compression=compression
+    )
     return checked_workload(body, program, shots, settings)
 
 
@@ -102,6 +105,24 @@ def test_a_workload_that_does_not_fit_the_program_is_refused(kwargs, field, word
         check(**kwargs)
     assert caught.value.field == field
     assert words in caught.value.message
+
+
+def test_compressed_the_bound_is_the_result_before_compression() -> None:
+    """With zstd, a result up to QC_MAX_RESULT_BYTES is admitted (how small it gets is known
+    once it ran); past it, the same refusal, naming that bound."""
+    sweep = {"parameters": [{"theta": 0}] * 1000, "points": 1000, "record": 65536}
+    admitted = check(**sweep, compression="zstd")  # refused without compression (above)
+    assert admitted.sweep and len(admitted.points) == 1000
+    wide = Checked(Dialect.OPENQASM3, qubits=20, operations=40, clbits=20, inputs=())
+    assert check(shots=100_000, program=wide, memory=True, compression="zstd") is not None
+    with pytest.raises(Refused) as caught:
+        check(shots=100_000, program=wide, memory=True, compression="none")
+    assert caught.value.field == "memory" and "QC_MAX_RECORD_BYTES" in caught.value.message
+    body = TaskRequest(qc="(read apart)", memory=True)
+    small = Settings(qc_compression="zstd", qc_max_result_bytes=2**21)
+    with pytest.raises(Refused) as caught:
+        checked_workload(body, wide, 100_000, small)
+    assert "QC_MAX_RESULT_BYTES, before compression" in caught.value.message
 
 
 def test_one_point_is_not_refused_for_its_worst_case() -> None:
