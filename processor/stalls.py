@@ -40,15 +40,23 @@ class StallWatch:
         #: Per partition: the next offset to read, as last seen, and since when it is so.
         self._next: dict[TP, tuple[int, float]] = {}
         self.stalls = 0
+        self._checked = time.monotonic()
 
     def read(self, tp: TP, offset: int) -> None:
         """A record of ``tp`` at ``offset`` was taken from the consumer."""
         self._next[tp] = (offset + 1, time.monotonic())
 
     async def check(self) -> list[TP]:
-        """The partitions stalled now (each described and opened again)."""
+        """The partitions stalled now (each described and opened again). Nothing counts as
+        stalled while a rebalance stops the flow (Faust then pauses every partition until
+        its recovery resumes them), nor across a time the process itself did not run (a
+        check long after the last one: the process was stopped, or its loop held)."""
         now = time.monotonic()
         consumer = self.app.consumer
+        late, self._checked = now - self._checked > 2 * CHECK_S, now
+        if late or not getattr(consumer, "flow_active", True):
+            self._next = {tp: (offset, now) for tp, (offset, _) in self._next.items()}
+            return []
         try:
             assigned = set(consumer.assignment())
             ends: Mapping[TP, int] = (
@@ -127,6 +135,12 @@ def reopen(consumer: Any, tp: TP) -> None:
     consumer.resume_partitions({tp})
     try:
         kafka = consumer._thread._ensure_consumer()
-        kafka._loop.call_soon_threadsafe(kafka.resume, tp)
+        kafka._loop.call_soon_threadsafe(_resume, kafka, tp)
     except Exception as exc:
         log.warning("partition %s[%d]: aiokafka's pause left as it is: %r", *tp, exc)
+
+
+def _resume(kafka: Any, tp: TP) -> None:
+    """In the consumer's own loop: resume ``tp`` if it is still assigned there."""
+    if tp in kafka.assignment():
+        kafka.resume(tp)

@@ -98,3 +98,22 @@ def test_a_partition_never_read_counts_from_its_position() -> None:
     assert asyncio.run(watching.check()) == []  # first seen: from its position, 0
     time.sleep(0.06)
     assert asyncio.run(watching.check()) == [A]
+
+
+def test_nothing_is_stalled_while_a_rebalance_stops_the_flow_or_after_the_process_was_stopped() -> (
+    None
+):
+    consumer = Consumer({A: 10})
+    watching = watch(consumer)
+    watching.read(A, 3)
+    time.sleep(0.06)
+    consumer.flow_active = False  # a rebalance: Faust paused everything until it resumes
+    assert asyncio.run(watching.check()) == []
+    consumer.flow_active = True
+    assert asyncio.run(watching.check()) == []  # the wait starts again from the rebalance
+    time.sleep(0.06)
+    assert asyncio.run(watching.check()) == [A]
+    # A check long after the last one (the process stopped): the waits start again.
+    watching._checked -= 100
+    time.sleep(0.06)
+    assert asyncio.run(watching.check()) == []
