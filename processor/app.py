@@ -29,7 +29,7 @@ from runtime import metrics, retry, telemetry
 from runtime.compression import Codec, compressed_size
 from runtime.kafka_client import client_options
 from runtime.settings import Settings
-from runtime.view import TaskView, result_entry
+from runtime.view import TaskView, ViewEntry, result_entry
 from schemas.events import (
     RECORD_OVERHEAD,
     Event,
@@ -118,11 +118,12 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
 
     async def publish_results(
         results: list[tuple[TaskResult, Span]],
-    ) -> list[TaskResult]:
+    ) -> list[ViewEntry]:
         """Every result of a job sent (each in a span of its task's trace), then one wait for
         all their acknowledgements; a result the broker did not take goes again alone
-        (retried, or failed as too large). Returns the outcomes the broker acknowledged at
-        the first try, as they are on the log."""
+        (retried, or failed as too large). Returns the view's entries of the outcomes the
+        broker acknowledged at the first try, as they are on the log: built while the broker
+        is acknowledging them (a sweep's document is a few milliseconds of work)."""
         sent: list[tuple[TaskResult, Any]] = []
         topic_name = results_topic.get_topic_name()
         for result, parent in results:
@@ -142,30 +143,34 @@ def create_app(settings: Settings, pool: SimulationPool, view: TaskView) -> faus
                     sent.append((result, exc))
                     continue
             sent.append((fitting, pending))
-        waited = await asyncio.gather(
+        acks = asyncio.gather(
             *(pending for _, pending in sent if isinstance(pending, asyncio.Future)),
             return_exceptions=True,
         )
-        outcomes = iter(waited)
-        acknowledged: list[TaskResult] = []
-        for result, pending in sent:
+        entries = [
+            result_entry(result) if isinstance(pending, asyncio.Future) else None
+            for result, pending in sent
+        ]
+        outcomes = iter(await acks)
+        acknowledged: list[ViewEntry] = []
+        for (result, pending), entry in zip(sent, entries, strict=True):
             outcome = next(outcomes) if isinstance(pending, asyncio.Future) else pending
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, BaseException) or entry is None:
                 await publish_result(result.task_id, result)
             else:
-                acknowledged.append(result)
+                acknowledged.append(entry)
         return acknowledged
 
-    async def write_through(results: list[TaskResult]) -> None:
+    async def write_through(entries: list[ViewEntry]) -> None:
         """Outcomes the broker acknowledged, written to the view at once: a client waiting
         for one sees it without the materializer's hop (which writes it from the log too, so
         a failure here loses nothing)."""
-        if not results:
+        if not entries:
             return
         try:
-            await view.apply_batch([result_entry(result) for result in results], {})
+            await view.apply_batch(entries, {})
         except (RedisError, OSError) as exc:
-            log.warning("%d outcome(s) not written through: %r", len(results), exc)
+            log.warning("%d outcome(s) not written through: %r", len(entries), exc)
 
     async def dead_letter_record(event: EventT, exc: Exception) -> None:
         message = event.message

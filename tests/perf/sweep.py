@@ -5,9 +5,9 @@ Baselines in the same run, in this process, with the same circuit, points, shots
 ``naive`` binds each point and runs it (one Aer call per point, as a loop written without
 thought does) and ``best`` runs every point in one Aer call with ``parameter_binds``. The
 service gets the sweep as one task (``parameters`` a list of 100 points) and is timed from the
-POST to its result through GET (long-poll). Each figure is the median of ``rounds`` after
-the first (the first round of the service, which reads the program, is reported apart); the
-service's counts are checked equal to the best baseline's.
+POST to its result through GET (long-poll), read as the Python client reads it (orjson). Each
+figure is the median of ``rounds`` after the first (the first round of the service, which reads
+the program, is reported apart); the service's counts are checked equal to the best baseline's.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from functools import partial
 
 import httpx
+import orjson
 from qiskit import QuantumCircuit, qasm3
 from qiskit.circuit import Parameter
 
@@ -119,7 +120,8 @@ def service(url: str, rounds: int = 3) -> dict:
             assert response.status_code == 202, response.text
             task_id = response.json()["task_id"]
             while True:
-                done = client.get(f"/tasks/{task_id}", params={"wait": 30}).json()
+                answer = client.get(f"/tasks/{task_id}", params={"wait": 30})
+                done = orjson.loads(answer.content)  # as qcexec_client reads an answer
                 if done["status"] != "pending":
                     return done
 

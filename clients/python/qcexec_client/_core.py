@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from tenacity import retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from qcexec_client.errors import Retryable, error_for
@@ -110,10 +111,12 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def parse(response: httpx.Response) -> Any:
-    """The JSON body of a 2xx answer; else the exception for its status."""
+    """The JSON body of a 2xx answer; else the exception for its status. Read by orjson: a
+    sweep's result of a few hundred kilobytes takes the standard library about 5 ms, orjson
+    about 1 (measured in ``make bench``'s sweep, whose client reads it the same way)."""
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = response.text
     if response.status_code >= 400:
         raise error_for(response.status_code, body, _retry_after(response))
