@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from api import devices, errors, estimate, health, metrics, page
+from api import devices, errors, estimate, health, metrics, page, usage
 from api.auth import RateLimiter
 from api.intake import Backlog
 from api.limits import BodySizeLimit
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(page.router)
     app.include_router(devices.router)
+    app.include_router(usage.router)
     if tracing_on():
         # Server spans (a client's traceparent honoured) around all of it; not for the probes.
         FastAPIInstrumentor.instrument_app(

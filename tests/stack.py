@@ -17,8 +17,10 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from redis import Redis
+from typer.testing import CliRunner
 
 from deploy.processes import ManagedProcess, free_port
+from ops.cli import app
 from runtime.kafka_client import client_options
 from runtime.redis_client import redis_options
 from runtime.settings import Settings
@@ -214,3 +216,14 @@ class Stack:
 #: The ``make_stack`` fixture (conftest.py): ``make_stack(processors=1, services=None, **env)``
 #: starts a stack, stopped at the end of the module.
 MakeStack = Callable[..., Stack]
+
+
+def cli(stack: Stack, *args: str, exit_code: int = 0) -> str:
+    """The operator's CLI (``qcexec``) run against ``stack``; its output."""
+    env = {
+        name: stack.env[name] for name in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_HOST", "REDIS_PORT")
+    }
+    env |= {"REDIS_PREFIX": stack.prefix, "QC_TOPIC_PREFIX": stack.prefix, "QCEXEC_URL": stack.url}
+    outcome = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    assert outcome.exit_code == exit_code, outcome.output
+    return outcome.output

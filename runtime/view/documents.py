@@ -4,7 +4,7 @@ both to build every document here and to describe GET's answer in the API's Open
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from runtime.view.states import PENDING_MESSAGE, Rank, State
+from runtime.view.usage import usage_arg
 from schemas.events import (
     REPEATED_FIELDS,
     Method,
@@ -134,7 +135,7 @@ def _document(**fields: Any) -> bytes:
 
 
 #: What one entry of the view is to the Lua scripts (``store.lua``): these values, in order.
-ENTRY_LAYOUT = ("task_id", "rank", "generation", "doc", "owner", "score", "ttl")
+ENTRY_LAYOUT = ("task_id", "rank", "generation", "doc", "owner", "score", "ttl", "usage")
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class ViewEntry:
     doc: bytes
     owner: str | None
     submitted_at: datetime
+    #: An outcome's contribution to its owner's usage (runtime/view/usage.py), '' for none.
+    usage: str = ""
 
     def args(self, ttl_s: int) -> list[Any]:
         score = self.submitted_at.timestamp() * 1e6  # microseconds: newest first, few ties
@@ -156,6 +159,7 @@ class ViewEntry:
             "owner": self.owner or "",
             "score": score,
             "ttl": ttl_s,
+            "usage": self.usage,
         }
         return [values[name] for name in ENTRY_LAYOUT]
 
@@ -230,4 +234,8 @@ def result_entry(event: TaskResult) -> ViewEntry:
     doc |= {"duration_ms": round(event.duration_ms, 3), "processor": event.processor}
     if event.provenance is not None:
         doc["provenance"] = event.provenance
-    return _entry(event, RANK_TERMINAL, doc)
+    ran = event.started_at is not None
+    usage = usage_arg(
+        event.finished_at, event.status, event.shots if ran else 0, event.duration_ms if ran else 0
+    )
+    return replace(_entry(event, RANK_TERMINAL, doc), usage=usage)

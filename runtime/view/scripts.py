@@ -9,13 +9,16 @@ from importlib.resources import files
 
 from runtime.view.documents import ENTRY_LAYOUT
 from runtime.view.states import NO_SUCH_TASK, WAITING_KEY, Claim, Rank
+from runtime.view.usage import USAGE_KEY, USAGE_TTL_S
 
 
 def _constants() -> str:
     """The constants the scripts share with Python, as Lua locals defined from their Python
-    source: the key of the owners' backlogs, the ranks, the claim's answers, what cancelling an
-    unknown task answers, and the layout of an entry (``E_TASK_ID`` ... and ``ENTRY_SIZE``)."""
+    source: the key of the owners' backlogs, the key and lifetime of their usage, the ranks,
+    the claim's answers, what cancelling an unknown task answers, and the layout of an entry
+    (``E_TASK_ID`` ... and ``ENTRY_SIZE``)."""
     lines = [f"local WAITING = '{WAITING_KEY}'", f"local NO_SUCH_TASK = {NO_SUCH_TASK}"]
+    lines += [f"local USAGE = '{USAGE_KEY}'", f"local USAGE_TTL_S = {USAGE_TTL_S}"]
     lines += [f"local RANK_{rank.name} = {rank.value}" for rank in Rank]
     lines += [f"local CLAIM_{claim.name} = '{claim.value}'" for claim in Claim]
     lines += [f"local E_{name.upper()} = {i}" for i, name in enumerate(ENTRY_LAYOUT, start=1)]

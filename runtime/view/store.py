@@ -8,6 +8,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
@@ -18,6 +19,7 @@ from runtime.view.lifecycle import ViewLifecycle
 from runtime.view.notifier import Notifier
 from runtime.view.scripts import script
 from runtime.view.states import WAITING_KEY, Claim
+from runtime.view.usage import USAGE_KEY, Usage, hours
 from schemas.events import TaskSubmitted
 
 
@@ -147,6 +149,16 @@ class TaskView(ViewLifecycle):
             if first and (oldest is None or first[0][1] < oldest):
                 oldest = first[0][1]
         return None if oldest is None else oldest / 1e6
+
+    async def usage(self, owner: str | None, since: datetime, until: datetime) -> Usage:
+        """What ``owner`` used in the hours from the one holding ``since`` to the one holding
+        ``until``, as the active view counted it (runtime/view/usage.py)."""
+        view = await self.active_prefix()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for hour in hours(since, until):
+                pipe.hgetall(f"{view}{USAGE_KEY}{owner or ''}:{hour}")
+            buckets = await pipe.execute()
+        return Usage.add_up(buckets)
 
     async def offsets(self, view: str | None = None) -> dict[str, int]:
         """Next offset to read per ``topic:partition``, as that view (the active one by

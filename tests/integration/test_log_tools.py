@@ -18,27 +18,15 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from redis import Redis
-from typer.testing import CliRunner
 
 from deploy.processes import ManagedProcess
-from ops.cli import app
 from ops.log import reader, writer
 from ops.replay import parse_position, replay
 from schemas.events import TaskSubmitted, utcnow
 from tests.helpers import BELL, all_terminal, all_terminal_or_none, read_topic, wait_for
-from tests.stack import Stack
+from tests.stack import Stack, cli
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(stack: Stack, *args: str, exit_code: int = 0) -> str:
-    env = {
-        name: stack.env[name] for name in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_HOST", "REDIS_PORT")
-    }
-    env |= {"REDIS_PREFIX": stack.prefix, "QC_TOPIC_PREFIX": stack.prefix, "QCEXEC_URL": stack.url}
-    outcome = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-    assert outcome.exit_code == exit_code, outcome.output
-    return outcome.output
 
 
 def submit_all(stack: Stack, seeds: range) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -150,5 +150,33 @@ def test_the_backlog_of_each_owner_follows_queued_and_terminal_outcomes(real_ser
         assert await view.waiting("someone-else", 10**9) == 0
         # Entries older than the expiry no longer count.
         assert await view.waiting(None, 1.0) == 0
+
+    run_with_view(real_services, check)
+
+
+def test_usage_counts_an_outcome_once_and_a_new_generation_again(real_services) -> None:
+    """runtime/view/usage.py: counted in the step that writes the outcome, only when it moves
+    the task forward; a replay's outcome (a newer generation) is a new run and counts."""
+
+    async def check(view: TaskView) -> None:
+        submitted, completed, late_failure = events("u")
+        owned = submitted.model_copy(update={"owner": "o1"})
+        await view.apply(submitted_entry(owned))
+        window = (NOW, NOW)
+        assert (await view.usage("o1", *window)).tasks["completed"] == 0
+        assert await view.apply(result_entry(completed))
+        for again in (completed, late_failure, completed):  # read again, a late duplicate
+            assert not await view.apply(result_entry(again))
+        once = await view.usage("o1", *window)
+        assert once.tasks == {"completed": 1, "failed": 0, "cancelled": 0}
+        assert once.shots == 10 and once.run_seconds == 0.001
+        assert (await view.usage("someone else", *window)).shots == 0
+        replayed = completed.model_copy(update={"generation": 1, "duration_ms": 2.0})
+        assert await view.apply(result_entry(replayed))
+        twice = await view.usage("o1", *window)
+        assert twice.tasks["completed"] == 2 and twice.shots == 20 and twice.run_seconds == 0.003
+        # Counted by the hour of the outcome: the hour before holds nothing.
+        earlier = NOW - timedelta(hours=1)
+        assert (await view.usage("o1", earlier, earlier)).shots == 0
 
     run_with_view(real_services, check)

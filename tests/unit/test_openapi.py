@@ -20,6 +20,7 @@ OPERATIONS = {
     ("get", "/readyz"): "readyz",
     ("get", "/devices"): "list_devices",
     ("post", "/tasks/estimate"): "estimate_task",
+    ("get", "/usage"): "get_usage",
 }
 
 

@@ -1,5 +1,6 @@
--- An entry is ENTRY_SIZE values, E_TASK_ID to E_TTL: task id, rank, generation, doc, owner ('' for
--- none), score, ttl (the layout and every constant in capitals come from Python: scripts.py).
+-- An entry is ENTRY_SIZE values, E_TASK_ID to E_USAGE: task id, rank, generation, doc, owner ('' for
+-- none), score, ttl, usage ('' or what an outcome counts: hour, state, shots, milliseconds run)
+-- (the layout and every constant in capitals come from Python: scripts.py).
 local function advances(key, rank, gen)
   local current = redis.call('HMGET', key, 'rank', 'gen')
   if not current[1] then return true end
@@ -31,6 +32,15 @@ local function store(base, view, e)
   if rank >= RANK_TERMINAL then
     redis.call('ZREM', base .. WAITING .. owner, task)
     redis.call('PUBLISH', base .. 'done', task)
+    -- The owner's usage (runtime/view/usage.py): counted here, once, as the outcome lands.
+    local hour, state, shots, ms = string.match(e[E_USAGE], '^(%d+) (%a+) (%d+) ([%d%.]+)$')
+    if hour then
+      local usage = view .. USAGE .. owner .. ':' .. hour
+      redis.call('HINCRBY', usage, state, 1)
+      redis.call('HINCRBY', usage, 'shots', shots)
+      redis.call('HINCRBYFLOAT', usage, 'run_ms', ms)
+      redis.call('EXPIRE', usage, USAGE_TTL_S)
+    end
   end
   return 1
 end
