@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from qcexec_client import Client
 
 from api.auth import owner_of
 from runtime.redis_client import redis_client
@@ -106,6 +107,9 @@ def test_usage_counts_each_outcome_once_for_its_owner_and_survives_a_rebuild(key
     assert mine["tasks"] == {"completed": 3, "failed": 1, "cancelled": 0}
     assert mine["shots"] == 100 + 200 + 300 + 40
     assert mine["run_seconds"] == pytest.approx(expected_seconds, abs=0.002)
+    with Client(stack.url, api_key="alice-key") as client:  # the Python client's way
+        through_client = client.usage(since=started - timedelta(hours=1))
+    assert through_client.tasks == mine["tasks"] and through_client.shots == mine["shots"]
     theirs = usage(stack, BOB)
     assert theirs["tasks"] == {"completed": 1, "failed": 0, "cancelled": 0}
     assert theirs["shots"] == 50

@@ -28,6 +28,7 @@ from qcexec_client.models import (
     PointResult,
     Task,
     TaskPage,
+    Usage,
 )
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "TaskPage",
     "Unauthorized",
     "Unavailable",
+    "Usage",
     "WaitTimeout",
     "task_body",
 ]

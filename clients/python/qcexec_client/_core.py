@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -100,6 +101,15 @@ def list_call(state: str | None, limit: int, cursor: str | None) -> Call:
 
 def cancel_call(task_id: str) -> Call:
     return Call("POST", f"/tasks/{task_id}/cancel")
+
+
+def usage_call(since: datetime | None, until: datetime | None) -> Call:
+    params = {
+        name: moment.isoformat()
+        for name, moment in (("since", since), ("until", until))
+        if moment is not None
+    }
+    return Call("GET", "/usage", params=params)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ from tenacity import AsyncRetrying
 from qcexec_client import _core
 from qcexec_client._core import Call, Observable, Point, RetryPolicy
 from qcexec_client.errors import TaskFailed, WaitTimeout
-from qcexec_client.models import Accepted, BatchItem, CancelAccepted, Task, TaskPage
+from qcexec_client.models import Accepted, BatchItem, CancelAccepted, Task, TaskPage, Usage
 
 
 class AsyncClient:
@@ -114,3 +115,8 @@ class AsyncClient:
     ) -> TaskPage:
         """A page of the caller's tasks, newest first; pass ``next_cursor`` for the next."""
         return TaskPage.model_validate(await self._send(_core.list_call(state, limit, cursor)))
+
+    async def usage(self, since: datetime | None = None, until: datetime | None = None) -> Usage:
+        """What the caller used from ``since`` to ``until`` (the last 24 hours by default;
+        moments with their offset): outcomes by state, shots, seconds of running."""
+        return Usage.model_validate(await self._send(_core.usage_call(since, until)))

@@ -102,6 +102,17 @@ class TaskPage(_Model):
     next_cursor: str | None = None
 
 
+class Usage(_Model):
+    """What the caller used over a window (``GET /usage``): outcomes by state, shots and
+    seconds of running, counted by the hour each outcome came (UTC)."""
+
+    since: datetime
+    until: datetime
+    tasks: dict[str, int]
+    shots: int
+    run_seconds: float
+
+
 class CancelAccepted(_Model):
     task_id: str
     state: State
