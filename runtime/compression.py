@@ -16,6 +16,7 @@ to start against one that cannot read what it writes, saying which and what to s
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -23,10 +24,13 @@ from typing import Any
 
 import cramjam
 from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.protocol.admin import ApiVersionRequest
 
 #: The Produce request's API key (Kafka protocol).
 PRODUCE_API_KEY = 0
+#: How long a broker has to tell its versions at start.
+ANSWER_S = 10.0
 
 
 class Codec(StrEnum):
@@ -68,18 +72,29 @@ class UnsupportedCompression(RuntimeError):
     """A broker cannot take the records compressed as the settings say: permanent."""
 
 
-async def produce_versions(bootstrap_servers: str, options: Mapping[str, Any]) -> dict[int, int]:
-    """Each broker's newest Produce version (ApiVersions), by node id."""
+async def produce_versions(
+    bootstrap_servers: str, options: Mapping[str, Any], timeout_s: float = ANSWER_S
+) -> dict[int, int]:
+    """Each broker's newest Produce version (ApiVersions), by node id: of the brokers that
+    answer within ``timeout_s`` (one frozen or on its way out takes no writes anyway, and
+    must not hold a service's start); raises a retryable error when none answers."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, **options)
     await client.bootstrap()
     try:
         versions: dict[int, int] = {}
         for broker in client.cluster.brokers():
-            response = await client.send(broker.nodeId, ApiVersionRequest())
+            try:
+                response = await asyncio.wait_for(
+                    client.send(broker.nodeId, ApiVersionRequest()), timeout_s
+                )
+            except (TimeoutError, KafkaError, OSError):
+                continue
             versions[broker.nodeId] = max(
                 (high for key, _, high in response.api_versions if key == PRODUCE_API_KEY),
                 default=-1,
             )
+        if not versions:
+            raise KafkaConnectionError(f"no broker of {bootstrap_servers} told its versions")
         return versions
     finally:
         await client.close()

@@ -13,12 +13,14 @@ import struct
 
 import pytest
 from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.structs import TopicPartition
 from qiskit import qasm3
 from qiskit_aer import AerSimulator
 
 from runtime.compression import Codec, check_brokers, produce_versions, unsupported
+from runtime.retry import retryable
 from tests.helpers import read_topic
 from tests.services import Services
 from tests.stack import MakeStack, Stack
@@ -85,6 +87,11 @@ def test_the_brokers_versions_are_read_at_start(real_services: Services) -> None
     versions = asyncio.run(produce_versions(real_services.kafka_bootstrap, {}))
     assert versions and all(version >= 7 for version in versions.values())  # Kafka 3.9: 11
     asyncio.run(check_brokers(real_services.kafka_bootstrap, Codec.ZSTD, {}))
+    # A broker that does not answer in time is passed over; none answering is worth a retry
+    # (the services' start retries it), never a verdict on the brokers' versions.
+    with pytest.raises(KafkaConnectionError) as none:
+        asyncio.run(produce_versions(real_services.kafka_bootstrap, {}, timeout_s=0))
+    assert retryable(none.value)
 
 
 def test_a_result_larger_than_a_record_completes_compressed(stack: Stack) -> None:
