@@ -21,6 +21,16 @@ ROFF``). Their tasks stayed ``queued`` until the next rebalance
 a seek ran is not handed on for the partitions sought: they are sought again to where the seek
 put them (the consumer's reset policy, from the start, where nothing was committed).
 
+A third: Faust seeks to the committed offsets after every rebalance (``perform_seek``), and
+aiokafka's ``seek_to_committed`` seeks only the partitions that have one. A partition never
+committed (its first commits lost while the group coordinator was frozen) was then not read
+again from its start across a rebalance: the records the scheduler had taken and gave back
+were never read again (the processors' coordinator frozen for 30 s: the 242 tasks of one
+partition accepted while it was frozen stayed queued for ever, those before and after ran;
+tests/faults/test_cluster.py). Here such a partition is sought to its start explicitly, where
+the reset policy (earliest) puts it on a first assignment, and Faust's record of what it read
+there is cleared with the seek.
+
 Here the offsets a commit may cover stop below the lowest offset still in flight (tracked by
 the stream, not yet acknowledged), which is what faust-streaming's open pull request 707
 proposes; the rest of Faust's bookkeeping (gaps of compacted topics, its index of acknowledged
@@ -59,6 +69,15 @@ class Consumer(aiokafka.Consumer):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
+        # aiokafka seeks only the partitions with a committed offset and leaves the others
+        # where they were; after a rebalance that kept a partition never committed, that is
+        # past the records the scheduler held and gave back, which were then never read again
+        # (tests/faults/test_cluster.py, the processors' coordinator frozen: 242 tasks of one
+        # partition queued for ever). Such a partition goes where the reset policy says:
+        # the start, as on its first assignment.
+        never = {tp: 0 for tp, offset in committed.items() if offset is None or offset < 0}
+        if never:
+            await self.seek_wait(never)
         self._record_seeks(committed)
         return committed
 
