@@ -17,13 +17,12 @@ to start against one that cannot read what it writes, saying which and what to s
 from __future__ import annotations
 
 import asyncio
-import gzip
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-import cramjam
 from aiokafka.client import AIOKafkaClient
+from aiokafka.codec import gzip_encode, zstd_encode
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.protocol.admin import ApiVersionRequest
 
@@ -51,13 +50,11 @@ class Codec(StrEnum):
         return 7 if self is Codec.ZSTD else 0
 
 
-def _zstd(value: bytes) -> bytes:
-    return bytes(cramjam.zstd.compress(value))
-
-
+#: The producer's own encoders (aiokafka.codec, what its record batches are compressed with,
+#: at the same levels), so that a size measured here is the size the producer writes.
 _ENCODERS: dict[Codec, Callable[[bytes], bytes]] = {
-    Codec.ZSTD: _zstd,
-    Codec.GZIP: gzip.compress,
+    Codec.ZSTD: zstd_encode,
+    Codec.GZIP: gzip_encode,
     Codec.NONE: lambda value: value,
 }
 
